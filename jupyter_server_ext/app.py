@@ -1,0 +1,42 @@
+"""The jupyter_server extension: a LeanSessionManager plus the /lean routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jupyter_server.extension.application import ExtensionApp
+
+from ._version import __version__
+from .handlers import handlers
+from .session import LeanSessionManager
+
+
+class LeanExtensionApp(ExtensionApp):
+    name = "jupyter_lean"
+    description = "Lean 4 language servers for Jupyter, over WebSockets"
+    version = __version__
+    load_other_extensions = True
+    classes = [LeanSessionManager]
+
+    session_manager: LeanSessionManager
+
+    def initialize_settings(self) -> None:
+        self.session_manager = LeanSessionManager(
+            parent=self, root_dir=self.serverapp.root_dir, log=self.log
+        )
+        self.session_manager.activity_listeners.append(self._record_activity)
+        self.settings["lean_session_manager"] = self.session_manager
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    def _record_activity(self, moment: datetime) -> None:
+        # jupyter_server's last_activity() (and so JupyterHub's idle culler) counts every setting
+        # whose name ends in "_last_activity".
+        self.serverapp.web_app.settings["lean_last_activity"] = moment
+
+    async def _start_jupyter_server_extension(self, serverapp: object) -> None:
+        self.session_manager.start()
+
+    async def stop_extension(self) -> None:
+        await self.session_manager.shutdown()

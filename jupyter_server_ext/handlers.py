@@ -1,0 +1,264 @@
+"""HTTP and WebSocket routes of DESIGN section 4: parse, authorize, delegate to the manager."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import json
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.auth.identity import (
+    IdentityProvider,
+    LegacyIdentityProvider,
+    PasswordIdentityProvider,
+)
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from .session import LeanSession, LeanSessionManager, SessionError
+from .session.command import (
+    INSTALL_HINT,
+    LeanNotFound,
+    executable_exists,
+    has_lakefile,
+    lean_version,
+)
+from .session.lsp import PARSE_ERROR, JsonObject, error_response, notification, parse_client_frame
+
+AUTH_RESOURCE = "lean"
+_SINGLE_PRINCIPAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
+_SERVER_OWNER = getpass.getuser()
+SESSION_NOTIFICATION = "$/jupyterLean/session"
+CLOSE_NO_SESSION = 4404
+_SESSION_ID = r"(?P<session_id>[A-Za-z0-9_-]{1,64})"
+
+
+class LeanMixin:
+    """What every Lean route needs: the manager and the caller's username."""
+
+    settings: dict[str, Any]
+    current_user: Any
+
+    @property
+    def manager(self) -> LeanSessionManager:
+        return self.settings["lean_session_manager"]
+
+    @property
+    def username(self) -> str:
+        """The owner key of the caller's sessions.
+
+        jupyter_server's own token/password identity providers invent a random anonymous user per
+        browser or token request, yet every one of them is the one person the server belongs to:
+        they all own the same sessions. Real identity providers (JupyterHub, custom ones) give
+        stable usernames, and each user owns their own sessions.
+        """
+        if type(self.identity_provider) in _SINGLE_PRINCIPAL_PROVIDERS:  # type: ignore[attr-defined]
+            return _SERVER_OWNER
+        return str(self.current_user.username)
+
+
+class LeanAPIHandler(LeanMixin, ExtensionHandlerMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    def write_session_error(self, exc: SessionError) -> None:
+        self.set_status(exc.status)
+        self.finish({"message": exc.message})
+
+
+class HealthHandler(LeanAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        manager = self.manager
+        lean: dict[str, Any] = {"found": False, "command": None, "version": None}
+        try:
+            command = manager.command_for("default")
+        except LeanNotFound as exc:
+            lean["message"] = str(exc)
+        else:
+            lean["command"] = command.argv
+            lean["origin"] = command.origin
+            lean["found"] = executable_exists(command.argv)
+            if not lean["found"]:
+                lean["message"] = f"{command.argv[0]!r} was not found. {INSTALL_HINT}"
+            elif command.origin in ("lean", "lake"):
+                lean["version"] = await self._cached_version()
+        sandbox = manager.sandbox_in_force()
+        healthy = lean["found"] and not sandbox.startswith("unavailable")
+        self.finish({
+            "status": "ok" if healthy else "degraded",
+            "lean": lean,
+            "sandbox": sandbox,
+            "sessions": len(manager.live_sessions()),
+        })
+
+    async def _cached_version(self) -> str | None:
+        cache = self.settings.setdefault("lean_version_cache", {})
+        if "version" not in cache:
+            cache["version"] = await asyncio.to_thread(lean_version)
+        return cache["version"]
+
+
+class ProjectsHandler(LeanAPIHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        projects = []
+        for name in sorted(self.manager.projects):
+            path = self.manager.project_dir(name)
+            projects.append({"name": name, "path": path, "lakefile": has_lakefile(path)})
+        self.finish(json.dumps(projects))
+
+
+class SessionsHandler(LeanAPIHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        sessions = self.manager.sessions_of(self.username)
+        self.finish(json.dumps([s.to_json() for s in sessions]))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body: Any = {}
+        if self.request.body:
+            try:
+                body = json.loads(self.request.body)
+            except ValueError:
+                raise web.HTTPError(400, "the request body must be JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, 'the request body must be a JSON object like {"project": ...}')
+        project = body.get("project")
+        if project is not None and not isinstance(project, str):
+            raise web.HTTPError(400, '"project" must be a string')
+        try:
+            session = await self.manager.create(self.username, project)
+        except SessionError as exc:
+            self.write_session_error(exc)
+            return
+        self.set_status(201)
+        self.set_header("Location", self.request.path.rstrip("/") + "/" + session.id)
+        self.finish(session.to_json())
+
+
+class SessionHandler(LeanAPIHandler):
+    def _session(self, session_id: str) -> LeanSession:
+        session = self.manager.get(session_id, self.username)
+        if session is None:
+            raise web.HTTPError(404, f"no Lean session {session_id}")
+        return session
+
+    @web.authenticated
+    @authorized
+    def get(self, session_id: str) -> None:
+        self.finish(self._session(session_id).to_json())
+
+    @web.authenticated
+    @authorized
+    async def delete(self, session_id: str) -> None:
+        if not await self.manager.delete(session_id, self.username):
+            raise web.HTTPError(404, f"no Lean session {session_id}")
+        self.set_status(204)
+        self.finish()
+
+
+def _close_reason(reason: str) -> str:
+    """WebSocket close reasons are limited to 123 bytes of UTF-8."""
+    encoded = reason.encode()[:120]
+    return encoded.decode(errors="ignore")
+
+
+class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin,
+                       JupyterHandler):
+    """One LSP client: JSON-RPC messages as text frames, relayed to and from its session."""
+
+    auth_resource = AUTH_RESOURCE
+    session: LeanSession | None = None
+    created_session = False
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's CSP and other page headers make no sense for a WebSocket."""
+
+    @property
+    def max_message_size(self) -> int:  # type: ignore[override]
+        return self.manager.max_message_size
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return self.settings.get("websocket_compression_options", None)
+
+    @ws_authenticated
+    async def get(self, session_id: str | None = None) -> None:
+        # Everything that can refuse the connection happens here, before the upgrade.
+        user = self.current_user
+        if not await ensure_async(self.authorizer.is_authorized(self, user, "execute",
+                                                                 AUTH_RESOURCE)):
+            raise web.HTTPError(403)
+        if session_id is not None:
+            self.session = self.manager.get(session_id, self.username)
+        else:
+            try:
+                self.session = await self.manager.create(self.username,
+                                                         self.get_argument("project", None))
+            except SessionError as exc:
+                raise web.HTTPError(exc.status, exc.message) from None
+            self.created_session = True
+        await super().get(session_id=session_id)
+
+    def open(self, session_id: str | None = None) -> None:  # type: ignore[override]
+        super().open()
+        session = self.session
+        if session is None:
+            self.close(CLOSE_NO_SESSION, "no such Lean session")
+            return
+        if self.created_session:
+            self.deliver(notification(SESSION_NOTIFICATION, {"id": session.id}))
+        if session.exit_code is not None:
+            self.close_session(4410, session.exit_reason or "Lean session ended")
+            return
+        session.attach(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        session = self.session
+        if session is None:
+            return
+        if isinstance(message, bytes):
+            try:
+                message = message.decode()
+            except UnicodeDecodeError:
+                self.deliver(error_response(None, PARSE_ERROR, "Parse error: frame is not UTF-8"))
+                return
+        parsed, error = parse_client_frame(message)
+        if error is not None:
+            self.deliver(error)
+            return
+        assert parsed is not None
+        session.receive(self, parsed)
+
+    def on_close(self) -> None:
+        if self.session is not None:
+            self.session.detach(self)
+
+    # ClientConnection
+    def deliver(self, message: JsonObject) -> None:
+        with contextlib.suppress(WebSocketClosedError):
+            self.write_message(json.dumps(message, ensure_ascii=False))
+
+    def close_session(self, code: int, reason: str) -> None:
+        self.close(code, _close_reason(reason))
+
+
+def handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    return [
+        (r"/lean/health", HealthHandler),
+        (r"/lean/projects", ProjectsHandler),
+        (r"/lean/sessions/?", SessionsHandler),
+        (rf"/lean/sessions/{_SESSION_ID}/lsp", LspSocketHandler),
+        (rf"/lean/sessions/{_SESSION_ID}", SessionHandler),
+        (r"/lean/lsp", LspSocketHandler),
+    ]

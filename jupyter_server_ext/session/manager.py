@@ -1,0 +1,376 @@
+"""LeanSessionManager: who owns which Lean session, limits, idle culling, the warm pool.
+
+A traitlets Configurable, so ``c.LeanSessionManager.idle_timeout = 600`` in a Jupyter config file
+configures the server extension and the kernel alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+from . import metrics
+from .command import LeanCommand, LeanNotFound, executable_exists, resolve_command
+from .process import LaunchSpec, ResourceLimits
+from .sandbox import SANDBOX_MODES, SandboxUnavailable, bwrap_problem, effective_mode
+from .session import LeanSession, SessionState
+
+GiB = 1 << 30
+
+
+class SessionError(Exception):
+    """A session could not be created or found; ``status`` is the HTTP status it maps to."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class UnknownProject(SessionError):
+    status = 400
+
+
+class TooManySessions(SessionError):
+    status = 429
+
+
+class ServerFull(SessionError):
+    status = 503
+
+
+class LeanUnavailable(SessionError):
+    """Lean is missing, or the sandbox that was asked for cannot run."""
+
+    status = 503
+
+
+class LeanSessionManager(LoggingConfigurable):
+    """Creates, tracks, limits, culls and stops Lean sessions."""
+
+    lean_command = List(
+        Unicode(),
+        default_value=[],
+        help="Command that starts a Lean server. Empty: `lake serve --` in a Lake project, "
+        "else `lean --server`. The environment variable JUPYTER_LEAN_COMMAND overrides it.",
+    ).tag(config=True)
+
+    root_dir = Unicode(help="Folder of the default project (the Jupyter server's root_dir).")
+
+    projects = Dict(
+        value_trait=Unicode(),
+        help="Named Lean projects (Lake packages or plain folders): name -> path.",
+    ).tag(config=True)
+
+    idle_timeout = Float(
+        1800, help="Seconds without client activity after which a session is stopped; 0 = never."
+    ).tag(config=True)
+    cull_interval = Float(60, help="Seconds between idle checks.").tag(config=True)
+    max_sessions_per_user = Int(4, help="Sessions one user may hold (429 past it).").tag(
+        config=True
+    )
+    max_sessions = Int(32, help="Sessions in all (503 past it).").tag(config=True)
+    sandbox = Unicode(
+        "auto",
+        help='"bwrap" (fail closed if bwrap cannot run), "none", or "auto" (bwrap when it works).',
+    ).tag(config=True)
+    memory_limit = Int(8 * GiB, help="Address-space limit per Lean server in bytes; 0 = none.").tag(
+        config=True
+    )
+    cpu_time_limit = Int(3600, help="CPU seconds per Lean server; 0 = none.").tag(config=True)
+    process_limit = Int(
+        0, help="RLIMIT_NPROC for the Lean server (counts the user's processes); 0 = none."
+    ).tag(config=True)
+    file_size_limit = Int(
+        4 * GiB, help="Largest file a Lean server may write, in bytes; 0 = none."
+    ).tag(config=True)
+    warm_pool_size = Int(
+        0, help="Lean servers started and initialized ahead per project, handed out at once."
+    ).tag(config=True)
+    max_message_size = Int(
+        64 * 1024 * 1024, help="Largest WebSocket frame or LSP message accepted, in bytes."
+    ).tag(config=True)
+    request_timeout = Float(
+        0,
+        help="Seconds after which a client request Lean has not answered fails with an error; "
+        "0 = wait for ever (Lean requests such as waitForDiagnostics can take minutes).",
+    ).tag(config=True)
+    workspace_root = Unicode(
+        help="Folder under which each session gets its private writable workspace."
+    ).tag(config=True)
+    pass_lean_limits = Bool(
+        True,
+        help="Also pass Lean's own -M (memory, MB) to `lean --server`, so Lean stops gracefully "
+        "before the hard rlimit.",
+    ).tag(config=True)
+
+    @default("projects")
+    def _default_projects(self) -> dict[str, str]:
+        return {"default": self.root_dir or os.getcwd()}
+
+    @default("workspace_root")
+    def _default_workspace_root(self) -> str:
+        return tempfile.mkdtemp(prefix="jupyter-lean-")
+
+    @validate("sandbox")
+    def _check_sandbox(self, proposal: Any) -> str:
+        if proposal["value"] not in SANDBOX_MODES:
+            raise ValueError(f"sandbox must be one of {SANDBOX_MODES}")
+        return str(proposal["value"])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sessions: dict[str, LeanSession] = {}
+        self._warm: dict[str, list[LeanSession]] = {}
+        self._refills: set[asyncio.Task[None]] = set()
+        self._cull_task: asyncio.Task[None] | None = None
+        self.activity_listeners: list[Callable[[datetime], None]] = []
+        self._closing = False
+        metrics.SESSION_STATES.add_source(self)
+
+    def session_states(self) -> list[str]:
+        """One state name per session, "warm" for the warm pool (read by /metrics)."""
+        warm = ["warm" for pool in self._warm.values() for _ in pool]
+        return [s.state.value for s in self.sessions.values()] + warm
+
+    # -- configuration views ---------------------------------------------------------------
+
+    def project_dir(self, project: str) -> str:
+        if project not in self.projects:
+            names = ", ".join(sorted(self.projects))
+            raise UnknownProject(f"unknown Lean project {project!r}; known projects: {names}")
+        return os.path.abspath(os.path.expanduser(self.projects[project]))
+
+    def command_for(self, project: str) -> LeanCommand:
+        return resolve_command(self.lean_command, self.project_dir(project))
+
+    def sandbox_in_force(self) -> str:
+        """"bwrap" or "none", or "unavailable: <why>" when bwrap is required but cannot run."""
+        try:
+            return effective_mode(self.sandbox)
+        except SandboxUnavailable:
+            return f"unavailable: {bwrap_problem()}"
+
+    def limits(self) -> ResourceLimits:
+        return ResourceLimits(
+            memory_bytes=self.memory_limit,
+            cpu_seconds=self.cpu_time_limit,
+            max_processes=self.process_limit,
+            max_file_bytes=self.file_size_limit,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start background work (culling, warm pool); needs a running event loop."""
+        if self.idle_timeout > 0 and self._cull_task is None:
+            self._cull_task = asyncio.create_task(self._cull_loop())
+        if self.warm_pool_size > 0:
+            for project in self.projects:
+                self._schedule_refill(project)
+
+    async def shutdown(self) -> None:
+        """Stop every Lean server; returns when all are reaped."""
+        self._closing = True
+        if self._cull_task is not None:
+            self._cull_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cull_task
+        for task in list(self._refills):
+            task.cancel()
+        await asyncio.gather(*self._refills, return_exceptions=True)
+        warm = [s for pool in self._warm.values() for s in pool]
+        everything = list(self.sessions.values()) + warm
+        self._warm.clear()
+        await asyncio.gather(*(self._stop(session, "server shutting down")
+                               for session in everything), return_exceptions=True)
+        shutil.rmtree(self.workspace_root, ignore_errors=True)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def live_sessions(self) -> list[LeanSession]:
+        return [s for s in self.sessions.values() if s.state is not SessionState.EXITED]
+
+    def sessions_of(self, owner: str) -> list[LeanSession]:
+        return [s for s in self.sessions.values() if s.owner == owner]
+
+    def get(self, session_id: str, owner: str) -> LeanSession | None:
+        """The session, or None when it does not exist or belongs to someone else."""
+        session = self.sessions.get(session_id)
+        return session if session is not None and session.owner == owner else None
+
+    async def create(self, owner: str, project: str | None = None) -> LeanSession:
+        project = project or "default"
+        self.project_dir(project)
+        mine = [s for s in self.live_sessions() if s.owner == owner]
+        if len(mine) >= self.max_sessions_per_user:
+            raise TooManySessions(
+                f"{owner} already has {len(mine)} Lean sessions (the limit is "
+                f"{self.max_sessions_per_user}); close one first"
+            )
+        if len(self.live_sessions()) >= self.max_sessions:
+            raise ServerFull(
+                f"this server runs {self.max_sessions} Lean sessions, its limit; try again later"
+            )
+        session = self._take_warm(project)
+        if session is None:
+            session = self._new_session(project)
+            self.sessions[session.id] = session
+            session.owner = owner
+            try:
+                await session.start()
+            except OSError as exc:
+                del self.sessions[session.id]
+                raise LeanUnavailable(f"could not start Lean: {exc}") from exc
+        else:
+            session.owner = owner
+            self.sessions[session.id] = session
+            session.touch()
+        self._schedule_refill(project)
+        return session
+
+    def _new_session(self, project: str) -> LeanSession:
+        project_dir = self.project_dir(project)
+        try:
+            command = self.command_for(project)
+            sandbox = effective_mode(self.sandbox)
+        except LeanNotFound as exc:
+            raise LeanUnavailable(str(exc)) from exc
+        except SandboxUnavailable as exc:
+            raise LeanUnavailable(str(exc)) from exc
+        if not executable_exists(command.argv):
+            raise LeanUnavailable(f"the Lean command {command.argv[0]!r} was not found")
+        session_id = secrets.token_urlsafe(16)
+        workspace = os.path.join(self.workspace_root, session_id)
+        os.makedirs(workspace, mode=0o700, exist_ok=True)
+        spec = LaunchSpec(
+            argv=self._with_lean_limits(command),
+            cwd=project_dir,
+            env=dict(os.environ),
+            sandbox=sandbox,
+            workspace_dir=workspace,
+            limits=self.limits(),
+        )
+        return LeanSession(
+            session_id=session_id,
+            owner=None,
+            project=project,
+            project_dir=project_dir,
+            spec=spec,
+            max_message_size=self.max_message_size,
+            request_timeout=self.request_timeout,
+            on_activity=self._activity,
+            on_exit=self._session_exited,
+        )
+
+    def _with_lean_limits(self, command: LeanCommand) -> list[str]:
+        argv = list(command.argv)
+        if not self.pass_lean_limits or not self.memory_limit or command.origin not in (
+            "lean", "lake"
+        ):
+            return argv
+        # Lean's -M is in MB and covers its heap; keep it under the hard address-space limit.
+        lean_mb = max(256, int(self.memory_limit * 0.75) >> 20)
+        return [*argv, f"-M{lean_mb}"]
+
+    async def delete(self, session_id: str, owner: str) -> bool:
+        session = self.get(session_id, owner)
+        if session is None:
+            return False
+        await self._stop(session, "deleted")
+        return True
+
+    async def _stop(self, session: LeanSession, reason: str) -> None:
+        try:
+            await session.stop(reason)
+        finally:
+            self.sessions.pop(session.id, None)
+            shutil.rmtree(session.workspace_dir, ignore_errors=True)
+
+    def _session_exited(self, session: LeanSession) -> None:
+        for pool in self._warm.values():
+            if session in pool:
+                pool.remove(session)
+                shutil.rmtree(session.workspace_dir, ignore_errors=True)
+
+    def _activity(self, session: LeanSession) -> None:
+        for listener in self.activity_listeners:
+            listener(session.last_activity)
+
+    # -- culling ---------------------------------------------------------------------------
+
+    async def _cull_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cull_interval)
+            await self.cull_idle()
+
+    async def cull_idle(self) -> list[str]:
+        """Stop sessions idle longer than idle_timeout (exited ones are removed the same way)."""
+        if self.idle_timeout <= 0:
+            return []
+        now = datetime.now(timezone.utc)
+        idle = [
+            s for s in self.sessions.values()
+            if (now - s.last_activity).total_seconds() > self.idle_timeout
+        ]
+        for session in idle:
+            if session.state is not SessionState.EXITED:
+                metrics.SESSIONS_CULLED.inc()
+            self.log.info("Culling idle Lean session %s of %s", session.id, session.owner)
+        await asyncio.gather(*(self._stop(s, "culled after being idle") for s in idle),
+                             return_exceptions=True)
+        return [s.id for s in idle]
+
+    # -- warm pool -------------------------------------------------------------------------
+
+    def _take_warm(self, project: str) -> LeanSession | None:
+        pool = self._warm.get(project, [])
+        while pool:
+            session = pool.pop(0)
+            if session.state is SessionState.READY:
+                return session
+            self._discard_warm(session)
+        return None
+
+    def _discard_warm(self, session: LeanSession) -> None:
+        task = asyncio.create_task(self._stop(session, "warm pool"))
+        self._refills.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._refills.discard)  # type: ignore[arg-type]
+
+    def _schedule_refill(self, project: str) -> None:
+        if self.warm_pool_size <= 0 or self._closing:
+            return
+        task = asyncio.create_task(self._refill(project))
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+
+    async def _refill(self, project: str) -> None:
+        pool = self._warm.setdefault(project, [])
+        while len(pool) < self.warm_pool_size and not self._closing:
+            try:
+                session = self._new_session(project)
+            except SessionError as exc:
+                self.log.warning("Lean warm pool for %s not filled: %s", project, exc.message)
+                return
+            pool.append(session)
+            try:
+                await session.start()
+                await asyncio.wait_for(session.warm_up(), timeout=120)
+            except Exception as exc:
+                self.log.warning("Lean warm pool for %s: a server failed to start: %s",
+                                 project, exc)
+                if session in pool:
+                    pool.remove(session)
+                await self._stop(session, "warm-up failed")
+                return

@@ -1,0 +1,53 @@
+"""Prometheus metrics of Lean sessions, served on the Jupyter server's /metrics."""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+SESSIONS_STARTED = Counter("jupyter_lean_sessions_started", "Lean servers started")
+SESSIONS_CULLED = Counter("jupyter_lean_sessions_culled", "Lean sessions stopped for being idle")
+SESSIONS_CRASHED = Counter(
+    "jupyter_lean_sessions_crashed", "Lean servers that exited without being asked to"
+)
+MESSAGES = Counter("jupyter_lean_messages", "LSP messages relayed", ["direction"])
+SPAWN_READY_SECONDS = Histogram(
+    "jupyter_lean_spawn_ready_seconds",
+    "Seconds from starting a Lean server to its initialize result",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+# Bound children: a label lookup per relayed message would cost more than the increment.
+CLIENT_TO_LEAN = MESSAGES.labels(direction="client_to_lean")
+LEAN_TO_CLIENT = MESSAGES.labels(direction="lean_to_client")
+
+StateCounter = Callable[[], Iterable[str]]
+
+
+class _SessionStates(Collector):
+    """jupyter_lean_sessions{state}: counted when scraped, so it can never drift."""
+
+    def __init__(self) -> None:
+        self._sources: weakref.WeakSet[object] = weakref.WeakSet()
+
+    def add_source(self, source: object) -> None:
+        self._sources.add(source)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("jupyter_lean_sessions", "Lean sessions by state",
+                                   labels=["state"])
+        tally: Tally[str] = Tally({"starting": 0, "ready": 0, "exited": 0, "warm": 0})
+        for source in list(self._sources):
+            tally.update(source.session_states())  # type: ignore[attr-defined]
+        for state, count in sorted(tally.items()):
+            family.add_metric([state], count)
+        yield family
+
+
+SESSION_STATES = _SessionStates()
+REGISTRY.register(SESSION_STATES)

@@ -1,0 +1,1 @@
+"""The Lean 4 Jupyter kernel."""
