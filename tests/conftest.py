@@ -1,4 +1,4 @@
-"""Shared fixtures: which Lean server the tests talk to, and a Jupyter server running this extension.
+"""Shared fixtures: the Lean server under test, and a Jupyter server running this extension.
 
 Every test that exercises Lean behaviour takes its server from the ``lean_server`` fixture. By
 default that is the scripted stand-in ``tests/lean_standin.py``. To run the same tests against a

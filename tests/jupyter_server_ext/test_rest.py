@@ -17,7 +17,9 @@ async def _json(jp_fetch: Fetch, *path: str, method: str = "GET", **kwargs: Any)
     return json.loads(response.body) if response.body else None
 
 
-async def _status(jp_fetch: Fetch, *path: str, method: str = "GET", **kwargs: Any) -> tuple[int, Any]:
+async def _status(
+    jp_fetch: Fetch, *path: str, method: str = "GET", **kwargs: Any
+) -> tuple[int, Any]:
     try:
         response = await jp_fetch(*path, method=method, **kwargs)
     except HTTPClientError as exc:
