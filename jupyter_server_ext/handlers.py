@@ -238,16 +238,16 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
             self.deliver(error)
             return
         assert parsed is not None
-        session.receive(self, parsed)
+        session.receive(self, parsed, message)
 
     def on_close(self) -> None:
         if self.session is not None:
             self.session.detach(self)
 
     # ClientConnection
-    def deliver(self, message: JsonObject) -> None:
+    def deliver(self, message: JsonObject, raw: str | None = None) -> None:
         with contextlib.suppress(WebSocketClosedError):
-            self.write_message(json.dumps(message, ensure_ascii=False))
+            self.write_message(raw if raw is not None else json.dumps(message, ensure_ascii=False))
 
     def close_session(self, code: int, reason: str) -> None:
         self.close(code, _close_reason(reason))

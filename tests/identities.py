@@ -24,6 +24,10 @@ class HeaderIdentityProvider(IdentityProvider):
     def auth_enabled(self) -> bool:
         return True
 
+    def is_token_authenticated(self, handler: Any) -> bool:
+        # Header authentication is API-style (like a token): no XSRF cookie to check.
+        return True
+
 
 class DenyLeanAuthorizer(Authorizer):
     def is_authorized(self, handler: Any, user: User, action: str, resource: str) -> bool:

@@ -83,6 +83,19 @@ class LspSocket:
                 return message
             self._keep(message)
 
+    async def wait_server_request(self, method: str, timeout: float = 10) -> dict[str, Any]:
+        """The first request ``method`` that Lean sent to this client."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for index, message in enumerate(self.server_requests):
+                if message.get("method") == method:
+                    return self.server_requests.pop(index)
+            message = await self.recv(max(0.01, deadline - loop.time()))
+            if message is None:
+                raise ConnectionError(f"socket closed ({self.close_code}): {self.close_reason}")
+            self._keep(message)
+
     async def wait_closed(self, timeout: float = 10) -> tuple[int | None, str | None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

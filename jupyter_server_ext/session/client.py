@@ -41,7 +41,7 @@ class InProcessClient:
         return lambda: self._handlers.remove(handler)
 
     # ClientConnection
-    def deliver(self, message: JsonObject) -> None:
+    def deliver(self, message: JsonObject, raw: str | None = None) -> None:
         method = message.get("method")
         if method is None:
             future = self._waiting.pop(message.get("id"), None)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
@@ -319,11 +319,7 @@ class LeanSessionManager(LoggingConfigurable):
         """Stop sessions idle longer than idle_timeout (exited ones are removed the same way)."""
         if self.idle_timeout <= 0:
             return []
-        now = datetime.now(timezone.utc)
-        idle = [
-            s for s in self.sessions.values()
-            if (now - s.last_activity).total_seconds() > self.idle_timeout
-        ]
+        idle = [s for s in self.sessions.values() if s.idle_seconds > self.idle_timeout]
         for session in idle:
             if session.state is not SessionState.EXITED:
                 metrics.SESSIONS_CULLED.inc()

@@ -29,6 +29,7 @@ from .lsp import (
     JsonObject,
     LspProtocolError,
     MessageTooLarge,
+    encode_body,
     encode_message,
     error_response,
     notification,
@@ -69,7 +70,8 @@ class SessionState(str, Enum):
 class ClientConnection(Protocol):
     """What a session needs from an attached client."""
 
-    def deliver(self, message: JsonObject) -> None: ...
+    def deliver(self, message: JsonObject, raw: str | None = None) -> None:
+        """Send ``message``; ``raw``, when given, is its exact JSON text (saves re-encoding)."""
 
     def close_session(self, code: int, reason: str) -> None: ...
 
@@ -143,7 +145,8 @@ class LeanSession:
         self._on_activity = on_activity
         self._on_exit = on_exit
         self.created = _utcnow()
-        self.last_activity = self.created
+        self._last_activity = self.created.timestamp()
+        self._reported_activity = 0.0
         self.state: SessionState = SessionState.STARTING
         self.exit_code: int | None = None
         self.exit_reason: str | None = None
@@ -154,7 +157,7 @@ class LeanSession:
         self._client: ClientConnection | None = None
         self._generation = 0
         self._next_id = 0
-        self._pending: dict[int, _ClientRequest | _InternalRequest] = {}
+        self._pending: dict[Any, _ClientRequest | _InternalRequest] = {}
         self._client_ids: dict[Any, int] = {}
         # Lean -> client requests awaiting the client's reply, by Lean's id.
         self._server_requests: set[Any] = set()
@@ -200,8 +203,20 @@ class LeanSession:
         self.state = state
 
     def touch(self) -> None:
-        self.last_activity = _utcnow()
-        self._on_activity(self)
+        now = time.time()
+        self._last_activity = now
+        # Listeners (the server's last_activity) need no sub-second precision: spare the hot path.
+        if now - self._reported_activity >= 1.0:
+            self._reported_activity = now
+            self._on_activity(self)
+
+    @property
+    def last_activity(self) -> datetime:
+        return datetime.fromtimestamp(self._last_activity, timezone.utc)
+
+    @property
+    def idle_seconds(self) -> float:
+        return time.time() - self._last_activity
 
     async def stop(self, reason: str = "deleted") -> None:
         """Stop Lean (shutdown + exit, then SIGTERM, then SIGKILL of its process group) and close
@@ -290,15 +305,17 @@ class LeanSession:
             self._detach_current()
             client.close_session(code, reason)
 
-    def _deliver(self, message: JsonObject) -> None:
+    def _deliver(self, message: JsonObject, raw: str | None = None) -> None:
         if self._client is not None:
             metrics.LEAN_TO_CLIENT.inc()
-            self._client.deliver(message)
+            self._client.deliver(message, raw)
 
     # -- client -> Lean --------------------------------------------------------------------
 
-    def receive(self, client: ClientConnection, message: JsonObject) -> None:
-        """One valid JSON-RPC message from ``client`` (checked by lsp.parse_client_frame)."""
+    def receive(self, client: ClientConnection, message: JsonObject, raw: str | None = None
+                ) -> None:
+        """One valid JSON-RPC message from ``client`` (checked by lsp.parse_client_frame);
+        ``raw`` is its exact text, forwarded as is when nothing in it needs changing."""
         if client is not self._client:
             return
         self.touch()
@@ -316,6 +333,7 @@ class LeanSession:
         params = message.get("params")
         if params is None:
             params = {}
+            raw = None  # Lean treats a missing "params" as fatal: it must be added
         if method == "initialize" and is_request:
             task = asyncio.create_task(self._client_initialize(message["id"], params))
             self._background.add(task)
@@ -349,9 +367,9 @@ class LeanSession:
                 self._deliver(notification("window/showMessage", {"type": 1, "message": refusal}))
             return
         if is_request:
-            self._client_request(message["id"], method, params)
+            self._client_request(message["id"], method, params, raw)
         else:
-            self._client_notification(method, params)
+            self._client_notification(method, params, raw)
 
     def _refuse_uris(self, method: str, params: Any) -> str | None:
         for uri in uris_in_params(method, params):
@@ -367,17 +385,26 @@ class LeanSession:
             self._server_requests.discard(request_id)
             self._write(message)
 
-    def _client_request(self, client_id: Any, method: str, params: Any) -> None:
+    def _client_request(self, client_id: Any, method: str, params: Any, raw: str | None) -> None:
         if isinstance(params, dict):
-            params = self._map_request_versions(method, params)
-        server_id = self._allocate_id()
+            mapped = self._map_request_versions(method, params)
+            if mapped is not params:
+                params, raw = mapped, None
+        # Client ids go to Lean unchanged unless one is still pending (a previous client's, or
+        # one of the session's own): then this request gets a fresh id of the session's.
+        server_id = client_id
+        if server_id in self._pending:
+            server_id, raw = self._allocate_id(), None
         self._pending[server_id] = _ClientRequest(
             self._generation, client_id, method, time.monotonic()
         )
         self._client_ids[client_id] = server_id
-        self._write({"jsonrpc": "2.0", "id": server_id, "method": method, "params": params})
+        if raw is not None:
+            self._process.write(encode_body(raw.encode()))
+        else:
+            self._write({"jsonrpc": "2.0", "id": server_id, "method": method, "params": params})
 
-    def _client_notification(self, method: str, params: Any) -> None:
+    def _client_notification(self, method: str, params: Any, raw: str | None) -> None:
         if isinstance(params, dict):
             if method == "textDocument/didOpen":
                 self._did_open(params)
@@ -385,14 +412,18 @@ class LeanSession:
             if method == "textDocument/didChange":
                 if not self._did_change(params):
                     return
+                raw = None
             elif method == "textDocument/didClose":
                 self._did_close(params)
             elif method == "$/cancelRequest":
                 server_id = self._client_ids.get(params.get("id"))
                 if server_id is None:
                     return
-                params = {"id": server_id}
-        self._write(notification(method, params))
+                params, raw = {"id": server_id}, None
+        if raw is not None:
+            self._process.write(encode_body(raw.encode()))
+        else:
+            self._write(notification(method, params))
 
     def _map_request_versions(self, method: str, params: JsonObject) -> JsonObject:
         if method in _VERSIONED_URI_METHODS:
@@ -511,9 +542,13 @@ class LeanSession:
         self._write(message)
         return await future
 
-    def _allocate_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
+    def _allocate_id(self) -> str:
+        """An id of the session's own, distinct from every pending one."""
+        while True:
+            self._next_id += 1
+            candidate = f"jupyter-lean:{self._next_id}"
+            if candidate not in self._pending:
+                return candidate
 
     def _write(self, message: JsonObject) -> None:
         self._process.write(encode_message(message))
@@ -540,22 +575,22 @@ class LeanSession:
                 log.warning("Lean session %s: Lean sent invalid JSON: %r", self.id, body[:200])
                 continue
             if isinstance(message, dict):
-                self._from_lean(message)
+                self._from_lean(message, body)
 
-    def _from_lean(self, message: JsonObject) -> None:
+    def _from_lean(self, message: JsonObject, body: bytes) -> None:
         method = message.get("method")
         if method is None:
-            self._lean_response(message)
+            self._lean_response(message, body)
         elif "id" in message:
             if self._client is None:
                 self._write(result_response(message["id"], None))
             else:
                 self._server_requests.add(message["id"])
-                self._deliver(message)
+                self._deliver(message, body.decode())
         else:
-            self._lean_notification(method, message)
+            self._lean_notification(method, message, body)
 
-    def _lean_response(self, message: JsonObject) -> None:
+    def _lean_response(self, message: JsonObject, body: bytes) -> None:
         entry = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
         if entry is None:
             return
@@ -573,10 +608,13 @@ class LeanSession:
         if self._client_ids.get(entry.client_id) == message["id"]:
             del self._client_ids[entry.client_id]
         if entry.generation == self._generation:
-            message["id"] = entry.client_id
-            self._deliver(message)
+            if message["id"] == entry.client_id:
+                self._deliver(message, body.decode())
+            else:
+                message["id"] = entry.client_id
+                self._deliver(message)
 
-    def _lean_notification(self, method: str, message: JsonObject) -> None:
+    def _lean_notification(self, method: str, message: JsonObject, body: bytes) -> None:
         params = message.get("params")
         if method in ("textDocument/publishDiagnostics", "$/lean/fileProgress") and isinstance(
             params, dict
@@ -593,9 +631,9 @@ class LeanSession:
                     doc.progress = message
                 mapped = self._to_client(message)
                 if mapped is not None:
-                    self._deliver(mapped)
+                    self._deliver(mapped, body.decode() if mapped is message else None)
                 return
-        self._deliver(message)
+        self._deliver(message, body.decode())
 
     def _to_client(self, message: JsonObject) -> JsonObject | None:
         """``message`` with its document version in the client's numbering; None if it is stale."""

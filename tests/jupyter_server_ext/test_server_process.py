@@ -1,0 +1,135 @@
+"""A real `jupyter server` subprocess: extension enabled by installation, metrics, activity,
+and no Lean process left behind when the server stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import LeanServerUnderTest, connect, ws_url
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+TOKEN = "test-token-0123456789"
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    root: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def fetch(self, path: str, method: str = "GET", body: str | None = None) -> Any:
+        response = await AsyncHTTPClient().fetch(
+            self.url(path), method=method, body=body,
+            headers={"Authorization": f"token {TOKEN}"}, request_timeout=20)
+        return json.loads(response.body) if response.body else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until_serving(server: RunningServer, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"jupyter server exited with {server.process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)  # polling a port that is not open yet; bounded by the deadline
+    raise TimeoutError("jupyter server did not start listening")
+
+
+@pytest.fixture
+def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[RunningServer]:
+    root = tmp_path / "root"
+    root.mkdir()
+    env = dict(os.environ, JUPYTER_LEAN_COMMAND=" ".join(lean_server.argv),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path))
+    port = _free_port()
+    # No --ServerApp.jpserver_extensions: the extension must be enabled by installation alone.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
+         "--no-browser", "--allow-root", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={root}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    running = RunningServer(process, port, root)
+    try:
+        _wait_until_serving(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+async def test_sigterm_leaves_no_lean_process(server: RunningServer) -> None:
+    detached = await server.fetch("/lean/sessions", "POST", "{}")
+    attached_socket = await connect(ws_url(server.port, "/", "/lean/lsp", project="default",
+                                           token=TOKEN))
+    first = await attached_socket.recv()
+    assert first is not None
+    await attached_socket.initialize()
+    sessions = await server.fetch("/lean/sessions")
+    pids = [s["pid"] for s in sessions]
+    assert len(pids) == 2 and detached["id"] in {s["id"] for s in sessions}
+    assert all(_alive(pid) for pid in pids)
+
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=15) is not None
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert (await attached_socket.wait_closed())[0] is not None
+
+
+async def test_metrics_and_last_activity(server: RunningServer) -> None:
+    before = (await server.fetch("/api/status"))["last_activity"]
+    socket = await connect(ws_url(server.port, "/", "/lean/lsp", project="default", token=TOKEN))
+    await socket.recv()
+    await socket.initialize()
+    await socket.request("$/lean/unknownRequestForTest", {})
+    status = await server.fetch("/api/status")
+    assert status["last_activity"] > before
+
+    response = await AsyncHTTPClient().fetch(
+        server.url("/metrics"), headers={"Authorization": f"token {TOKEN}"})
+    text = response.body.decode()
+    assert 'jupyter_lean_sessions{state="ready"} 1.0' in text
+    assert "jupyter_lean_sessions_started_total 1.0" in text
+    assert 'jupyter_lean_messages_total{direction="client_to_lean"}' in text
+    assert "jupyter_lean_spawn_ready_seconds_count 1.0" in text
+    socket.close()
+
+
+async def test_health_through_installed_extension(server: RunningServer) -> None:
+    health = await server.fetch("/lean/health")
+    assert health["lean"]["found"] is True
+    with pytest.raises(HTTPClientError) as error:
+        await AsyncHTTPClient().fetch(server.url("/lean/health"))
+    assert error.value.code == 403
