@@ -1,0 +1,41 @@
+# make lab   — install into .venv and open JupyterLab on notebooks/ (checks for Lean first)
+# make test  — install into .venv (with test extras and system packages when root) and run all tests
+# make bench — relay and kernel benchmarks, printed as tables
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: lab test lint unit-js bench clean system-deps
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml labextension/package.json
+	$(PIP) install -q -e ".[test,bench]"
+	touch $@
+
+lab: $(VENV)/.installed
+	$(PY) -m jupyter_server_ext.doctor --offer-install
+	PATH="$$HOME/.elan/bin:$$PATH" $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+system-deps:
+	@bash .ci/system-deps
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+unit-js: $(VENV)/.installed
+	cd labextension && npm test
+
+test: system-deps $(VENV)/.installed lint unit-js
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/relay_bench.py
+	$(PY) bench/kernel_bench.py
+
+clean:
+	rm -rf $(VENV) jupyter_server_ext/labextension labextension/lib labextension/node_modules
