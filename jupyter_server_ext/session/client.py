@@ -63,7 +63,8 @@ class InProcessClient:
             if not future.done():
                 future.set_exception(self.closed)
 
-    async def request(self, method: str, params: Any, timeout: float | None = None) -> Any:
+    def start_request(self, method: str, params: Any) -> tuple[int, asyncio.Future[Any]]:
+        """Send a request now; its id and a future for its result."""
         if self.closed is not None:
             raise self.closed
         self._next_id += 1
@@ -73,6 +74,10 @@ class InProcessClient:
         self.session.receive(
             self, {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         )
+        return request_id, future
+
+    async def request(self, method: str, params: Any, timeout: float | None = None) -> Any:
+        request_id, future = self.start_request(method, params)
         try:
             return await asyncio.wait_for(future, timeout)
         except (asyncio.TimeoutError, asyncio.CancelledError):

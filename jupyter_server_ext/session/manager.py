@@ -330,6 +330,11 @@ class LeanSessionManager(LoggingConfigurable):
 
     # -- warm pool -------------------------------------------------------------------------
 
+    async def wait_for_warm_pool(self) -> None:
+        """Return once every refill of the warm pool that is under way has finished."""
+        while self._refills:
+            await asyncio.gather(*list(self._refills), return_exceptions=True)
+
     def _take_warm(self, project: str) -> LeanSession | None:
         pool = self._warm.get(project, [])
         while pool:
