@@ -137,6 +137,7 @@ class LeanSessionManager(LoggingConfigurable):
         self._cull_task: asyncio.Task[None] | None = None
         self.activity_listeners: list[Callable[[datetime], None]] = []
         self._closing = False
+        self._started = False
         metrics.SESSION_STATES.add_source(self)
 
     def session_states(self) -> list[str]:
@@ -173,8 +174,13 @@ class LeanSessionManager(LoggingConfigurable):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start background work (culling, warm pool); needs a running event loop."""
-        if self.idle_timeout > 0 and self._cull_task is None:
+        """Start background work (culling, warm pool); needs a running event loop.
+
+        Idempotent: called by the server extension at startup and by every create()."""
+        if self._started:
+            return
+        self._started = True
+        if self.idle_timeout > 0:
             self._cull_task = asyncio.create_task(self._cull_loop())
         if self.warm_pool_size > 0:
             for project in self.projects:
@@ -211,6 +217,7 @@ class LeanSessionManager(LoggingConfigurable):
         return session if session is not None and session.owner == owner else None
 
     async def create(self, owner: str, project: str | None = None) -> LeanSession:
+        self.start()
         project = project or "default"
         self.project_dir(project)
         mine = [s for s in self.live_sessions() if s.owner == owner]

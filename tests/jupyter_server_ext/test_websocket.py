@@ -14,7 +14,10 @@ Fetch = Any
 
 
 @pytest.fixture
-def open_socket(jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]) -> Any:
+def open_socket(
+    http_server_client: Any, jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
+) -> Any:
+    """Open WebSockets to the running server (http_server_client makes it listen)."""
     sockets: list[LspSocket] = []
 
     async def _open(path: str = "/lean/lsp", **query: str) -> LspSocket:
@@ -91,16 +94,16 @@ async def test_malformed_frames_get_errors_and_the_connection_stays(
 ) -> None:
     socket, _ = await _new_session(open_socket)
     await socket.initialize()
-    for frame, code in [
-        ("this is not json", -32700),
-        ('{"jsonrpc": "2.0", "id": 5}', -32600),
-        ('{"id": 6, "method": "textDocument/hover"}', -32600),
-        ("[]", -32600),
-        (b"\xff\xfe binary garbage", -32700),
+    for frame, reply_id, code in [
+        ("this is not json", None, -32700),
+        ('{"jsonrpc": "2.0", "id": 5}', 5, -32600),
+        ('{"id": 6, "method": "textDocument/hover"}', 6, -32600),
+        ("[]", None, -32600),
+        (b"\xff\xfe binary garbage", None, -32700),
     ]:
         await socket.send(frame)
-        reply = await socket.recv()
-        assert reply is not None and reply["error"]["code"] == code, (frame, reply)
+        reply = await socket.response(reply_id)
+        assert reply["error"]["code"] == code, (frame, reply)
     uri = _doc_uri(jp_root_dir)
     await socket.open_document(uri, "#eval 1 + 1\n")
     assert [d["message"].strip() for d in await socket.diagnostics_for(uri, 1)] == ["2"]
@@ -314,7 +317,7 @@ async def test_websocket_without_token_is_403_before_upgrade(
 
 
 async def test_websocket_unknown_project_is_refused_before_upgrade(
-    jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
+    http_server_client: Any, jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
 ) -> None:
     status = await connect_status(
         ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="nope"), jp_auth_header)
