@@ -82,3 +82,11 @@ def jp_server_config(
 def _no_command_override(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's JUPYTER_LEAN_COMMAND must not change what the tests run.
     monkeypatch.delenv("JUPYTER_LEAN_COMMAND", raising=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Whatever talks to a Lean server is a `lean` test, so `pytest -m lean` runs exactly those
+    # against a real toolchain.
+    for item in items:
+        if "lean_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lean)
