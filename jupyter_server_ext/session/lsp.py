@@ -7,8 +7,9 @@ byte boundary simply waits for the rest.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
+
+import orjson
 
 JsonObject = dict[str, Any]
 
@@ -25,7 +26,7 @@ CONTENT_MODIFIED = -32801
 LEAN_SERVER_EXITED = -32099
 REQUEST_TIMED_OUT = -32098
 
-_MAX_HEADER_LINE = 8192
+_MAX_HEADER_BLOCK = 8192
 
 
 class LspProtocolError(Exception):
@@ -36,8 +37,18 @@ class MessageTooLarge(LspProtocolError):
     """A message body exceeded the configured size. The body was skipped, the stream is in sync."""
 
 
+def loads(data: str | bytes) -> Any:
+    """Parse JSON (orjson: the relay parses every message, and this is its largest cost)."""
+    return orjson.loads(data)
+
+
+def dumps(message: Any) -> str:
+    """Compact JSON text, non-ASCII kept as is."""
+    return orjson.dumps(message).decode()
+
+
 def encode_message(message: JsonObject) -> bytes:
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps(message)
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
@@ -51,23 +62,20 @@ async def read_message_body(reader: asyncio.StreamReader, max_size: int) -> byte
     Raises LspProtocolError on a malformed header or EOF inside a message, and MessageTooLarge
     (after discarding the body) when Content-Length exceeds ``max_size``.
     """
+    try:
+        # One read for the whole header block: Lean sends a single Content-Length line.
+        header = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return None
+        raise LspProtocolError("end of stream inside a message header") from exc
+    except asyncio.LimitOverrunError as exc:
+        raise LspProtocolError("message header too long") from exc
+    if len(header) > _MAX_HEADER_BLOCK:
+        raise LspProtocolError("message header too long")
     content_length: int | None = None
-    first_line = True
-    while True:
-        try:
-            line = await reader.readuntil(b"\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if first_line and not exc.partial:
-                return None
-            raise LspProtocolError("end of stream inside a message header") from exc
-        except asyncio.LimitOverrunError as exc:
-            raise LspProtocolError("header line too long") from exc
-        first_line = False
-        if line == b"\r\n":
-            break
-        if len(line) > _MAX_HEADER_LINE:
-            raise LspProtocolError("header line too long")
-        name, sep, value = line[:-2].partition(b":")
+    for line in header[:-4].split(b"\r\n"):
+        name, sep, value = line.partition(b":")
         if not sep:
             raise LspProtocolError(f"invalid header line {line[:80]!r}")
         if name.strip().lower() == b"content-length":
@@ -116,7 +124,7 @@ def parse_client_frame(frame: str | bytes) -> tuple[JsonObject | None, JsonObjec
     Returns (message, None) for a valid message, (None, error_response) otherwise.
     """
     try:
-        message = json.loads(frame)
+        message = orjson.loads(frame)
     except (ValueError, RecursionError):
         return None, error_response(None, PARSE_ERROR, "Parse error: the frame is not valid JSON")
     problem = json_rpc_problem(message)
