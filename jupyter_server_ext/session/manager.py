@@ -21,11 +21,12 @@ from traitlets.config import LoggingConfigurable
 
 from . import metrics
 from .command import LeanCommand, LeanNotFound, executable_exists, resolve_command
-from .process import LaunchSpec, ResourceLimits
+from .process import LaunchSpec, ResourceLimits, add_lean_flags
 from .sandbox import SANDBOX_MODES, SandboxUnavailable, bwrap_problem, effective_mode
 from .session import LeanSession, SessionState
 
 GiB = 1 << 30
+NOBODY_UID = 65534
 
 
 class SessionError(Exception):
@@ -90,7 +91,11 @@ class LeanSessionManager(LoggingConfigurable):
     )
     cpu_time_limit = Int(3600, help="CPU seconds per Lean server; 0 = none.").tag(config=True)
     process_limit = Int(
-        0, help="RLIMIT_NPROC for the Lean server (counts the user's processes); 0 = none."
+        0,
+        help="RLIMIT_NPROC for each Lean server; 0 = none. The kernel counts every process and "
+        "thread of the user Lean runs as (all sessions together, and the Jupyter server itself "
+        "when Lean runs as the server's user), so this is a brake on fork bombs, not a quota. "
+        "The kernel ignores it for root: a server running as root then runs Lean as `lean_uid`.",
     ).tag(config=True)
     file_size_limit = Int(
         4 * GiB, help="Largest file a Lean server may write, in bytes; 0 = none."
@@ -111,8 +116,22 @@ class LeanSessionManager(LoggingConfigurable):
     ).tag(config=True)
     pass_lean_limits = Bool(
         True,
-        help="Also pass Lean's own -M (memory, MB) to `lean --server`, so Lean stops gracefully "
-        "before the hard rlimit.",
+        help="Also pass Lean's own -M (memory, MB; 3/4 of memory_limit) and -T (heartbeat_limit) "
+        "to `lean --server` / `lake serve --`, so Lean stops an elaboration gracefully before "
+        "the hard rlimit kills the process.",
+    ).tag(config=True)
+    heartbeat_limit = Int(
+        0,
+        help="Lean's -T: the default heartbeat limit of an elaboration, in thousands (the unit "
+        "of `set_option maxHeartbeats`); 0 = Lean's own default. Passed only when "
+        "pass_lean_limits is on and the command is `lean --server` or `lake serve`.",
+    ).tag(config=True)
+    lean_uid = Int(
+        -1,
+        help="Only when the Jupyter server runs as root: the uid (and gid) Lean servers run as. "
+        "-1 = 65534 (nobody) when process_limit is set, since the kernel does not apply it to "
+        "root, else root. That user must be able to read the toolchain and the project, and to "
+        "enter workspace_root.",
     ).tag(config=True)
 
     @default("projects")
@@ -121,7 +140,10 @@ class LeanSessionManager(LoggingConfigurable):
 
     @default("workspace_root")
     def _default_workspace_root(self) -> str:
-        return tempfile.mkdtemp(prefix="jupyter-lean-")
+        root = tempfile.mkdtemp(prefix="jupyter-lean-")
+        # Enterable (not listable) by a lean_uid that is not ours; each workspace inside is 0700.
+        os.chmod(root, 0o711)
+        return root
 
     @validate("sandbox")
     def _check_sandbox(self, proposal: Any) -> str:
@@ -159,9 +181,17 @@ class LeanSessionManager(LoggingConfigurable):
     def sandbox_in_force(self) -> str:
         """"bwrap" or "none", or "unavailable: <why>" when bwrap is required but cannot run."""
         try:
-            return effective_mode(self.sandbox)
+            return effective_mode(self.sandbox, self.run_as_uid())
         except SandboxUnavailable:
-            return f"unavailable: {bwrap_problem()}"
+            return f"unavailable: {bwrap_problem(self.run_as_uid())}"
+
+    def run_as_uid(self) -> int | None:
+        """The uid Lean servers run as, when it is not the Jupyter server's own (root only)."""
+        if os.geteuid() != 0:
+            return None
+        if self.lean_uid >= 0:
+            return self.lean_uid or None
+        return NOBODY_UID if self.process_limit > 0 else None
 
     def limits(self) -> ResourceLimits:
         return ResourceLimits(
@@ -251,7 +281,7 @@ class LeanSessionManager(LoggingConfigurable):
         project_dir = self.project_dir(project)
         try:
             command = self.command_for(project)
-            sandbox = effective_mode(self.sandbox)
+            sandbox = effective_mode(self.sandbox, self.run_as_uid())
         except LeanNotFound as exc:
             raise LeanUnavailable(str(exc)) from exc
         except SandboxUnavailable as exc:
@@ -268,6 +298,7 @@ class LeanSessionManager(LoggingConfigurable):
             sandbox=sandbox,
             workspace_dir=workspace,
             limits=self.limits(),
+            run_as_uid=self.run_as_uid(),
         )
         return LeanSession(
             session_id=session_id,
@@ -282,14 +313,15 @@ class LeanSessionManager(LoggingConfigurable):
         )
 
     def _with_lean_limits(self, command: LeanCommand) -> list[str]:
-        argv = list(command.argv)
-        if not self.pass_lean_limits or not self.memory_limit or command.origin not in (
-            "lean", "lake"
-        ):
-            return argv
-        # Lean's -M is in MB and covers its heap; keep it under the hard address-space limit.
-        lean_mb = max(256, int(self.memory_limit * 0.75) >> 20)
-        return [*argv, f"-M{lean_mb}"]
+        """The command plus Lean's own -M/-T when it is Lean (`lean --server`, `lake serve`,
+        found or configured); other commands (wrappers, stand-ins) are left alone."""
+        flags: list[str] = []
+        if self.pass_lean_limits and self.memory_limit:
+            # Lean's -M is in MB and covers its heap; keep it under the hard address-space limit.
+            flags.append(f"-M{max(256, int(self.memory_limit * 0.75) >> 20)}")
+        if self.pass_lean_limits and self.heartbeat_limit:
+            flags.append(f"-T{self.heartbeat_limit}")
+        return add_lean_flags(list(command.argv), flags)
 
     async def delete(self, session_id: str, owner: str) -> bool:
         session = self.get(session_id, owner)

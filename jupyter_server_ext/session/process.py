@@ -9,18 +9,34 @@ import contextlib
 import os
 import resource
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from .sandbox import bwrap_argv, sandbox_env
+from .sandbox import bwrap_argv, run_as_kwargs, sandbox_env
 
 STDERR_TAIL_LINES = 40
 _STREAM_LIMIT = 1 << 20
+MiB = 1 << 20
+# RLIMIT_CPU: SIGXCPU at the soft limit (the reason is then plain in the exit status), SIGKILL
+# this many seconds later for a process that ignores SIGXCPU.
+_CPU_KILL_GRACE = 5
+# Lines in a dying process's stderr that say it ran out of memory: Python's MemoryError, Lean's
+# "INTERNAL PANIC: out of memory", C++'s std::bad_alloc, strerror(ENOMEM).
+_OUT_OF_MEMORY_MARKERS = ("MemoryError", "out of memory", "bad_alloc", "Cannot allocate memory")
+# bwrap exits with 128 + N when the sandboxed program was killed by signal N.
+_SIGNAL_EXIT_BASE = 128
+NOTE_PREFIX = "jupyter-lean: "
 
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    """rlimits for the Lean server and everything it starts; 0 means no limit."""
+    """rlimits for the Lean server and everything it starts; 0 means no limit.
+
+    Each applies to every process of the Lean server on its own (the watchdog and each file
+    worker), since rlimits are per process; ``max_processes`` (RLIMIT_NPROC) is the exception:
+    the kernel counts all processes and threads of the user the Lean server runs as, and ignores
+    the limit for root (see ``LaunchSpec.run_as_uid``).
+    """
 
     memory_bytes: int = 0
     cpu_seconds: int = 0
@@ -29,14 +45,40 @@ class ResourceLimits:
 
     def apply(self) -> None:
         """Runs in the child between fork and exec."""
-        for limit, value in (
-            (resource.RLIMIT_AS, self.memory_bytes),
-            (resource.RLIMIT_CPU, self.cpu_seconds),
-            (resource.RLIMIT_NPROC, self.max_processes),
-            (resource.RLIMIT_FSIZE, self.max_file_bytes),
+        # A core dump of a multi-gigabyte Lean worker (SIGXCPU dumps core) helps nobody.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for limit, soft, hard in (
+            (resource.RLIMIT_AS, self.memory_bytes, self.memory_bytes),
+            (resource.RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + _CPU_KILL_GRACE),
+            (resource.RLIMIT_NPROC, self.max_processes, self.max_processes),
+            (resource.RLIMIT_FSIZE, self.max_file_bytes, self.max_file_bytes),
         ):
-            if value:
-                resource.setrlimit(limit, (value, value))
+            if soft:
+                resource.setrlimit(limit, _within_hard_limit(limit, soft, hard))
+
+    def explain(self, returncode: int, stderr_lines: Iterable[str]) -> str | None:
+        """A sentence naming the limit that ended a process, when one evidently did."""
+        if returncode == -signal.SIGXCPU and self.cpu_seconds:
+            return (f"the CPU time limit was reached ({self.cpu_seconds} s of CPU per process, "
+                    "cpu_time_limit)")
+        if returncode == -signal.SIGXFSZ and self.max_file_bytes:
+            return (f"the file size limit was reached ({self.max_file_bytes // MiB} MiB per "
+                    "file, file_size_limit)")
+        if self.memory_bytes and returncode != 0 and any(
+            marker in line for line in stderr_lines for marker in _OUT_OF_MEMORY_MARKERS
+        ):
+            return (f"out of memory: the memory limit is {self.memory_bytes // MiB} MiB per "
+                    "process (memory_limit)")
+        return None
+
+
+def _within_hard_limit(limit: int, soft: int, hard: int) -> tuple[int, int]:
+    """(soft, hard) lowered to the hard limit already in force: an unprivileged server cannot
+    raise it, and a failing setrlimit between fork and exec would fail the whole start."""
+    _, current_hard = resource.getrlimit(limit)
+    if current_hard == resource.RLIM_INFINITY:
+        return soft, hard
+    return min(soft, current_hard), min(hard, current_hard)
 
 
 @dataclass(frozen=True)
@@ -47,6 +89,10 @@ class LaunchSpec:
     sandbox: str  # "bwrap" or "none": already resolved, never "auto"
     workspace_dir: str
     limits: ResourceLimits
+    # Run Lean as this uid (and the same gid), set when the Jupyter server runs as root: the
+    # kernel ignores RLIMIT_NPROC for root, so a process limit binds only an unprivileged user.
+    # The workspace is handed to that user; project and toolchain must be readable by it.
+    run_as_uid: int | None = None
 
 
 def describe_exit(returncode: int) -> str:
@@ -57,9 +103,25 @@ def describe_exit(returncode: int) -> str:
             name = f"signal {-returncode}"
         hints = {"SIGKILL": " (killed: out of memory, a limit, or by hand)",
                  "SIGXCPU": " (the CPU time limit was reached)",
+                 "SIGXFSZ": " (the file size limit was reached)",
                  "SIGSEGV": " (crashed)"}
         return f"killed by {name}{hints.get(name, '')}"
     return f"exited with code {returncode}"
+
+
+def add_lean_flags(argv: list[str], flags: list[str]) -> list[str]:
+    """``argv`` with Lean command-line ``flags`` (``-M``, ``-T``) added where Lean reads them:
+    after ``lean --server``, or after the ``--`` of ``lake serve --`` (added when missing).
+    Commands that are neither (wrappers, test stand-ins) are returned unchanged."""
+    if not argv or not flags:
+        return list(argv)
+    program = os.path.basename(argv[0]).removesuffix(".exe")
+    if program == "lean" and "--server" in argv:
+        return [*argv, *flags]
+    if program == "lake" and "serve" in argv:
+        after_serve = argv[argv.index("serve") + 1:]
+        return [*argv, *flags] if "--" in after_serve else [*argv, "--", *flags]
+    return list(argv)
 
 
 class LeanProcess:
@@ -71,6 +133,7 @@ class LeanProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stderr_reader: asyncio.Task[None] | None = None
         self.returncode: int | None = None
         self.exited = asyncio.Event()
 
@@ -87,8 +150,13 @@ class LeanProcess:
         spec = self.spec
         argv, env = list(spec.argv), dict(spec.env)
         if spec.sandbox == "bwrap":
-            argv = bwrap_argv(argv, project_dir=spec.cwd, workspace_dir=spec.workspace_dir)
+            argv = bwrap_argv(argv, project_dir=spec.cwd, workspace_dir=spec.workspace_dir,
+                              tmp_size=spec.limits.max_file_bytes, run_as_uid=spec.run_as_uid)
             env = sandbox_env(env, spec.workspace_dir)
+        user = run_as_kwargs(spec.run_as_uid)
+        if user and spec.run_as_uid is not None:
+            # The workspace is the one place the unprivileged Lean may write.
+            os.chown(spec.workspace_dir, spec.run_as_uid, spec.run_as_uid)
         self._proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
@@ -101,11 +169,10 @@ class LeanProcess:
             start_new_session=True,
             preexec_fn=spec.limits.apply,
             limit=_STREAM_LIMIT,
+            **user,  # type: ignore[arg-type]
         )
-        self._tasks = [
-            asyncio.create_task(self._read_stderr()),
-            asyncio.create_task(self._wait()),
-        ]
+        self._stderr_reader = asyncio.create_task(self._read_stderr())
+        self._tasks = [self._stderr_reader, asyncio.create_task(self._wait())]
 
     def write(self, data: bytes) -> None:
         """Queue bytes for Lean's stdin; a closed pipe is ignored (the exit is reported)."""
@@ -137,12 +204,31 @@ class LeanProcess:
 
     async def _wait(self) -> None:
         assert self._proc is not None
-        returncode = await self._proc.wait()
+        returncode = self._normalize(await self._proc.wait())
         self.returncode = returncode
         # Workers (and anything #eval started) may outlive the watchdog: take the group down too.
         self._kill_group(signal.SIGKILL)
+        await self._drain_stderr()
+        note = self.spec.limits.explain(returncode, self.stderr_tail)
+        if note is not None:
+            self.stderr_tail.append(NOTE_PREFIX + note)
         self.exited.set()
         self._on_exit(returncode)
+
+    def _normalize(self, returncode: int) -> int:
+        """Under bwrap, "killed by signal N" arrives as exit code 128 + N: report it as -N, the
+        way a direct child's signal death is reported, so describe_exit names the signal."""
+        if self.spec.sandbox == "bwrap" and _SIGNAL_EXIT_BASE < returncode < _SIGNAL_EXIT_BASE + 65:
+            return _SIGNAL_EXIT_BASE - returncode
+        return returncode
+
+    async def _drain_stderr(self) -> None:
+        """Let the stderr reader take the dying process's last lines (the traceback or panic that
+        says why), bounded: a stray holder of the pipe must not delay the exit report."""
+        reader = self._stderr_reader
+        if reader is not None and not reader.done():
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), 2.0)
 
     def _kill_group(self, sig: signal.Signals) -> None:
         if self._proc is None:
@@ -158,11 +244,11 @@ class LeanProcess:
         if not self.exited.is_set():
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self.exited.wait(), grace)
         if not self.exited.is_set():
             self._kill_group(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self.exited.wait(), grace)
         if not self.exited.is_set():
             self._kill_group(signal.SIGKILL)

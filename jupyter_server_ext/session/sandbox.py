@@ -1,16 +1,32 @@
 """Wrapping a Lean server command in bubblewrap, and finding out whether bubblewrap works here.
 
+What the sandbox gives each Lean server (DESIGN section 8):
+
+- the system (/usr and a few files of /etc), the toolchain and the project read-only; one writable
+  workspace per session (also its HOME); a private /tmp (a tmpfs, capped in size when the file
+  size limit is set); a fresh /dev and a /proc of its own pid namespace;
+- new user, pid, network, ipc, uts (and cgroup, where possible) namespaces: no network at all, no
+  other process visible;
+- no capabilities. bwrap started by root keeps every capability inside the new user namespace
+  unless told otherwise, and with CAP_SYS_ADMIN there the sandboxed code can remount the read-only
+  project writable: ``--cap-drop ALL`` closes that. Nested user namespaces are refused too
+  (``--disable-userns``, bwrap >= 0.8), which keeps the kernel's user-namespace code out of reach;
+- a cleared environment (only Lean/Lake/elan variables, locale, PATH, HOME and TMPDIR), its own
+  session (no TIOCSTI into a terminal), and death with its parent.
+
 The sandbox fails closed: when ``sandbox = "bwrap"`` is asked for and bwrap cannot run, starting a
 session is an error. ``"auto"`` uses bwrap when a trial run succeeds and says so in /lean/health.
+The trial runs as the user the Lean servers will run as (see ``run_as_uid`` in process.py) and is
+remembered per bwrap executable and user, so a changed PATH is noticed.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 SANDBOX_MODES = ("auto", "bwrap", "none")
@@ -19,36 +35,87 @@ SANDBOX_MODES = ("auto", "bwrap", "none")
 _PASSED_ENV_PREFIXES = ("LEAN_", "LAKE_", "ELAN_")
 _PASSED_ENV_NAMES = ("LANG", "LC_ALL", "TERM", "LAKE", "LEAN")
 _SYSTEM_RO_PATHS = ("/usr", "/etc/ld.so.cache", "/etc/localtime", "/etc/ssl", "/etc/alternatives")
+_NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+               "--unshare-uts", "--unshare-cgroup-try")
 
 
 class SandboxUnavailable(Exception):
     """bwrap was required but cannot run on this machine."""
 
 
-@functools.lru_cache(maxsize=1)
-def bwrap_problem() -> str | None:
-    """None when a trial bwrap with the namespaces we use runs, else why not."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    trial = [bwrap, "--ro-bind", "/", "/", "--unshare-user", "--unshare-pid", "--unshare-net",
-             "--die-with-parent", "--proc", "/proc", "--dev", "/dev", "true"]
+@dataclass(frozen=True)
+class BwrapCheck:
+    """The outcome of a trial run of one bwrap executable as one user."""
+
+    path: str | None
+    problem: str | None
+    # Options newer than the oldest bwrap we accept: used only where this bwrap has them.
+    disable_userns: bool = False
+    tmpfs_size: bool = False
+
+
+_checks: dict[tuple[str | None, int | None], BwrapCheck] = {}
+
+
+def run_as_kwargs(uid: int | None) -> dict[str, object]:
+    """Popen arguments that run the child as ``uid`` (its gid is the same number, and no
+    supplementary groups); none when that is who we are already."""
+    if uid is None or uid == os.geteuid():
+        return {}
+    return {"user": uid, "group": uid, "extra_groups": []}
+
+
+def _help_text(bwrap: str) -> str:
     try:
-        done = subprocess.run(trial, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap failed to run: {exc}"
+        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout + done.stderr
+
+
+def check_bwrap(run_as_uid: int | None = None) -> BwrapCheck:
+    """Whether the bwrap on PATH runs, as ``run_as_uid``, with every option the sandbox uses."""
+    bwrap = shutil.which("bwrap")
+    key = (bwrap, run_as_uid)
+    if key not in _checks:
+        _checks[key] = _trial(bwrap, run_as_uid)
+    return _checks[key]
+
+
+def _trial(bwrap: str | None, run_as_uid: int | None) -> BwrapCheck:
+    if bwrap is None:
+        return BwrapCheck(None, "bwrap is not installed (Debian/Ubuntu: apt-get install "
+                                "bubblewrap)")
+    help_text = _help_text(bwrap)
+    check = BwrapCheck(bwrap, None, disable_userns="--disable-userns" in help_text,
+                       tmpfs_size="--size" in help_text)
+    trial = [bwrap, "--ro-bind", "/", "/", *_isolation_args(check), "--proc", "/proc",
+             "--dev", "/dev", "true"]
+    try:
+        done = subprocess.run(trial, capture_output=True, text=True, timeout=10, check=False,
+                              **run_as_kwargs(run_as_uid))  # type: ignore[call-overload]
+    except (OSError, subprocess.SubprocessError) as exc:
+        return BwrapCheck(bwrap, f"bwrap ({bwrap}) failed to run: {exc}")
     if done.returncode != 0:
-        return f"bwrap cannot create namespaces here: {done.stderr.strip()[:300]}"
-    return None
+        who = f" as uid {run_as_uid}" if run_as_uid is not None else ""
+        detail = done.stderr.strip()[:300] or f"exit code {done.returncode}"
+        return BwrapCheck(bwrap, f"bwrap ({bwrap}) cannot create its sandbox here{who}: {detail}")
+    return check
 
 
-def effective_mode(requested: str) -> str:
+def bwrap_problem(run_as_uid: int | None = None) -> str | None:
+    """None when a trial bwrap with the namespaces we use runs, else why not."""
+    return check_bwrap(run_as_uid).problem
+
+
+def effective_mode(requested: str, run_as_uid: int | None = None) -> str:
     """The sandbox used for ``requested``; SandboxUnavailable when "bwrap" cannot run."""
     if requested not in SANDBOX_MODES:
         raise ValueError(f"sandbox must be one of {SANDBOX_MODES}, not {requested!r}")
     if requested == "none":
         return "none"
-    problem = bwrap_problem()
+    problem = bwrap_problem(run_as_uid)
     if problem is None:
         return "bwrap"
     if requested == "bwrap":
@@ -56,18 +123,39 @@ def effective_mode(requested: str) -> str:
     return "none"
 
 
-def _toolchain_roots(argv: list[str]) -> set[str]:
-    """Folders that hold the command's programs: the installation prefix of each absolute path."""
+def _isolation_args(check: BwrapCheck) -> list[str]:
+    args = ["--die-with-parent", "--new-session", *_NAMESPACES, "--cap-drop", "ALL"]
+    if check.disable_userns:
+        args.append("--disable-userns")
+    return args
+
+
+def _program_roots(program: str) -> set[str]:
+    """The installation prefix of a program (.../bin/lean -> ..., where lib/ lives too)."""
     roots: set[str] = set()
-    for arg in argv:
-        program = shutil.which(arg) if os.sep not in arg else arg
-        if not program or not os.path.isabs(program) or not os.path.exists(program):
+    real = Path(os.path.realpath(program))
+    roots.add(str(real.parent.parent if real.parent.name == "bin" else real.parent))
+    unresolved = Path(program).parent
+    roots.add(str(unresolved.parent if unresolved.name == "bin" else unresolved))
+    return roots
+
+
+def _toolchain_roots(argv: list[str]) -> set[str]:
+    """Folders the command needs read-only: its program's installation, the folder of each script
+    file it names (an interpreter's script), and elan's home.
+
+    Only existing regular files count among the arguments: an option such as ``--data=/some/dir``
+    or a folder argument never widens the sandbox.
+    """
+    roots: set[str] = set()
+    for index, arg in enumerate(argv):
+        program = shutil.which(arg) if index == 0 and os.sep not in arg else arg
+        if not program or not os.path.isabs(program) or not os.path.isfile(program):
             continue
-        real = Path(os.path.realpath(program))
-        # .../bin/lean -> the toolchain prefix (lib/, include/ live beside bin/)
-        roots.add(str(real.parent.parent if real.parent.name == "bin" else real.parent))
-        unresolved = Path(program).parent
-        roots.add(str(unresolved.parent if unresolved.name == "bin" else unresolved))
+        if index == 0:
+            roots |= _program_roots(program)
+        else:
+            roots.add(str(Path(os.path.realpath(program)).parent))
     elan_home = os.environ.get("ELAN_HOME") or os.path.expanduser("~/.elan")
     if os.path.isdir(elan_home):
         roots.add(elan_home)
@@ -75,6 +163,8 @@ def _toolchain_roots(argv: list[str]) -> set[str]:
 
 
 def sandbox_env(environ: Mapping[str, str], workspace: str) -> dict[str, str]:
+    """The environment inside the sandbox: Lean's own variables and the basics, nothing else
+    (tokens, cloud credentials and the like stay outside)."""
     env = {
         name: value
         for name, value in environ.items()
@@ -87,37 +177,46 @@ def sandbox_env(environ: Mapping[str, str], workspace: str) -> dict[str, str]:
     return env
 
 
+def _system_args() -> list[str]:
+    args: list[str] = []
+    for path in _SYSTEM_RO_PATHS:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for name in ("lib", "lib32", "lib64", "bin", "sbin"):
+        target = f"/usr/{name}"
+        if os.path.islink(f"/{name}") and os.path.isdir(target):
+            args += ["--symlink", target, f"/{name}"]
+        elif os.path.isdir(f"/{name}"):
+            args += ["--ro-bind", f"/{name}", f"/{name}"]
+    return args
+
+
 def bwrap_argv(
     argv: list[str],
     *,
     project_dir: str,
     workspace_dir: str,
     extra_ro_paths: Iterable[str] = (),
+    tmp_size: int = 0,
+    run_as_uid: int | None = None,
 ) -> list[str]:
     """``argv`` run under bwrap: system and toolchain read-only, project read-only, one writable
-    workspace, private /tmp, no network, new user/pid/ipc/uts namespaces, dies with its parent."""
-    bwrap = shutil.which("bwrap") or "bwrap"
-    args = [bwrap, "--die-with-parent", "--new-session",
-            "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for path in _SYSTEM_RO_PATHS:
-        if os.path.exists(path):
-            args += ["--ro-bind", path, path]
-    for name in ("lib", "lib64", "bin", "sbin"):
-        target = f"/usr/{name}"
-        if os.path.islink(f"/{name}") and os.path.isdir(target):
-            args += ["--symlink", target, f"/{name}"]
-        elif os.path.isdir(f"/{name}"):
-            args += ["--ro-bind", f"/{name}", f"/{name}"]
-    ro_paths = sorted(_toolchain_roots(argv) | set(extra_ro_paths))
-    for path in ro_paths:
+    workspace, private /tmp (at most ``tmp_size`` bytes when not 0), no network, new
+    user/pid/ipc/uts namespaces, no capabilities, dies with its parent."""
+    check = check_bwrap(run_as_uid)
+    bwrap = check.path or shutil.which("bwrap") or "bwrap"
+    args = [bwrap, *_isolation_args(check), "--proc", "/proc", "--dev", "/dev"]
+    if tmp_size and check.tmpfs_size:
+        args += ["--size", str(tmp_size)]
+    args += ["--tmpfs", "/tmp", *_system_args()]
+    for path in sorted(_toolchain_roots(argv) | set(extra_ro_paths)):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     project_real = os.path.realpath(project_dir)
     args += ["--ro-bind", project_real, project_real]
-    # Lake writes its build output (.lake) inside the project: give it a writable overlay there
-    # only when the folder exists, so a built project still works read-only elsewhere.
+    # Lake writes its build output (.lake) inside the project: that one folder stays writable when
+    # it exists and we may write it, so `lake serve` can build dependencies. Everything else in
+    # the project is read-only.
     lake_dir = os.path.join(project_real, ".lake")
     if os.path.isdir(lake_dir) and os.access(lake_dir, os.W_OK):
         args += ["--bind", lake_dir, lake_dir]
