@@ -8,6 +8,7 @@ import collections
 import contextlib
 import os
 import resource
+import shutil
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,20 @@ class ResourceLimits:
         ):
             if soft:
                 resource.setrlimit(limit, _within_hard_limit(limit, soft, hard))
+
+    def prlimit_argv(self, prlimit: str) -> list[str]:
+        """The same limits as apply(), as a ``prlimit ... --`` command prefix."""
+        args = [prlimit, "--core=0"]
+        for option, limit, soft, hard in (
+            ("--as", resource.RLIMIT_AS, self.memory_bytes, self.memory_bytes),
+            ("--cpu", resource.RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + _CPU_KILL_GRACE),
+            ("--nproc", resource.RLIMIT_NPROC, self.max_processes, self.max_processes),
+            ("--fsize", resource.RLIMIT_FSIZE, self.max_file_bytes, self.max_file_bytes),
+        ):
+            if soft:
+                soft, hard = _within_hard_limit(limit, soft, hard)
+                args.append(f"{option}={soft}:{hard}")
+        return [*args, "--"]
 
     def explain(self, returncode: int, stderr_lines: Iterable[str]) -> str | None:
         """A sentence naming the limit that ended a process, when one evidently did."""
@@ -157,6 +172,14 @@ class LeanProcess:
         if user and spec.run_as_uid is not None:
             # The workspace is the one place the unprivileged Lean may write.
             os.chown(spec.workspace_dir, spec.run_as_uid, spec.run_as_uid)
+        # Limits through util-linux's prlimit rather than a preexec_fn: without preexec_fn (and
+        # without a user switch) Python spawns with vfork, so starting Lean does not copy the
+        # whole Jupyter server's memory on the event loop (which stalled every client for
+        # milliseconds, more as the server grows).
+        prlimit = shutil.which("prlimit")
+        preexec: Callable[[], None] | None = spec.limits.apply
+        if prlimit is not None and not user:
+            argv, preexec = [*spec.limits.prlimit_argv(prlimit), *argv], None
         self._proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
@@ -167,7 +190,7 @@ class LeanProcess:
             # Own session and process group: Lean's watchdog starts one worker per file, and a stop
             # must reach all of them.
             start_new_session=True,
-            preexec_fn=spec.limits.apply,
+            preexec_fn=preexec,
             limit=_STREAM_LIMIT,
             **user,  # type: ignore[arg-type]
         )
