@@ -1,0 +1,78 @@
+"""Asking Lean for goals: the goal each `sorry` stands for, and the goals after each line (%goals).
+
+Asked after the cell's waitForDiagnostics barrier, so Lean answers from the checked document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jupyter_server_ext.session import LeanRequestError
+
+from .connection import LeanConnection, lsp_position
+from .document import NotebookDocument
+from .render import GoalView, Output, goal_table_output, plain_goals
+from .syntax import scan, sorry_offsets
+
+MAX_GOAL_REQUESTS = 100  # per cell: a pasted file with thousands of lines must not flood Lean
+
+
+def position_params(lean: LeanConnection, document: NotebookDocument, key: str, code: str,
+                    index: int) -> dict[str, Any]:
+    """`{textDocument, position}` of character ``index`` of cell ``key`` (code ``code``)."""
+    return {"textDocument": {"uri": lean.uri},
+            "position": lsp_position(document.to_document(key, code, index))}
+
+
+class GoalAsker:
+    def __init__(self, lean: LeanConnection, document: NotebookDocument, timeout: float) -> None:
+        self.lean = lean
+        self.document = document
+        self.timeout = timeout
+
+    async def _ask(self, method: str, key: str, code: str, index: int) -> Any:
+        """A goal request whose failure just means "nothing to show"."""
+        params = position_params(self.lean, self.document, key, code, index)
+        try:
+            return await self.lean.request(method, params, self.timeout)
+        except (LeanRequestError, asyncio.TimeoutError):
+            return None
+
+    async def at_sorries(self, key: str, code: str) -> list[GoalView]:
+        """The goal each `sorry` of the cell stands for: the tactic goal there, else the
+        expected type of the term."""
+
+        async def goal_at(offset: int) -> GoalView | None:
+            for method in ("$/lean/plainGoal", "$/lean/plainTermGoal"):
+                goals = plain_goals(await self._ask(method, key, code, offset))
+                if goals:
+                    line = code.count("\n", 0, offset)
+                    column = offset - (code.rfind("\n", 0, offset) + 1)
+                    return GoalView(f"Goal at sorry ({line + 1}:{column})", goals)
+            return None
+
+        offsets = sorry_offsets(code)[:MAX_GOAL_REQUESTS]
+        views = await asyncio.gather(*(goal_at(offset) for offset in offsets))
+        return [view for view in views if view is not None]
+
+    async def after_each_line(self, key: str, code: str) -> Output | None:
+        """The goals after each line of the cell's tactic blocks, as one table output. Lean
+        answers at the end of a tactic with the goals after it; other lines answer null."""
+        scanned = scan(code)
+        lines = code.split("\n")
+        ends: list[tuple[int, int]] = []  # (line number, index just after its last code char)
+        offset = 0
+        for number, line in enumerate(lines):
+            last = max((i for i in range(offset, offset + len(line))
+                        if scanned.is_code(i) and not code[i].isspace()), default=None)
+            if last is not None:
+                ends.append((number, last + 1))
+            offset += len(line) + 1
+        ends = ends[:MAX_GOAL_REQUESTS]
+        results = await asyncio.gather(*(
+            self._ask("$/lean/plainGoal", key, code, end) for _, end in ends))
+        rows = [(f"{number + 1}: {lines[number].strip()}", goals)
+                for (number, _), result in zip(ends, results, strict=True)
+                if (goals := plain_goals(result)) is not None]
+        return goal_table_output("Goals after each line", rows) if rows else None

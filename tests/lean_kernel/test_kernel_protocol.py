@@ -1,0 +1,76 @@
+"""jupyter_kernel_test's protocol conformance tests for the `lean4` kernel, with Lean samples.
+
+The kernel spec comes from a private JUPYTER_PATH (see conftest.py) and runs this checkout with the
+Lean server under test, so `pytest -m lean` runs the same samples against a real Lean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jupyter_kernel_test
+import pytest
+from jupyter_client.manager import start_new_kernel
+from kernel_harness import JupyterDirs
+
+
+@pytest.fixture(scope="class")
+def _lean4_kernel(request: pytest.FixtureRequest, jupyter_dirs: JupyterDirs,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    cls: Any = request.cls
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in jupyter_dirs.env().items():
+            patch.setenv(name, value)
+        patch.delenv("JUPYTER_LEAN_COMMAND", raising=False)
+        cls.km, cls.kc = start_new_kernel(kernel_name="lean4",
+                                          cwd=str(tmp_path_factory.mktemp("protocol")))
+        try:
+            yield
+        finally:
+            cls.kc.stop_channels()
+            cls.km.shutdown_kernel(now=False)
+
+
+@pytest.mark.usefixtures("_lean4_kernel")
+class TestLean4Kernel(jupyter_kernel_test.KernelTests):
+    kernel_name = "lean4"
+    language_name = "lean4"
+    file_extension = ".lean"
+
+    code_hello_world = '#eval IO.println "hello, world"'
+    code_stderr = "theorem uses_sorry : 1 = 1 := by\n  sorry"
+    code_generate_error = 'def notANat : Nat := "five"'
+    code_display_data = [
+        {"code": "theorem shows_a_goal (n : Nat) : n = n := by\n  sorry",
+         "mime": "text/markdown"},
+    ]
+    completion_samples = [
+        # A name defined earlier in the same, not yet executed, code.
+        {"text": "def myFavouriteNumber := 42\n#eval myFav", "matches": {"myFavouriteNumber"}},
+    ]
+    complete_code_samples = [
+        "#eval 1 + 1",
+        "def double (n : Nat) : Nat := 2 * n",
+        "theorem two : 1 + 1 = 2 := by\n  decide\n",
+        "/- a comment -/\n#check Nat",
+        '#eval "(not a bracket"',
+    ]
+    incomplete_code_samples = [
+        "def double (n : Nat) : Nat :=",
+        "theorem t : True := by",
+        "/- an open comment",
+        "#eval (1 +",
+        "example : ∃ n : Nat, n = 1 := ⟨1,",
+    ]
+    invalid_code_samples = ["#eval 1 + 1)", "#check (Nat]"]
+    # The cursor at the end of a name, as after typing it.
+    code_inspect_sample = "def myNumber := 42\n#check myNumber"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        """The `_lean4_kernel` fixture starts the kernel (it needs pytest's fixtures)."""
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        """Shut down by the fixture."""
