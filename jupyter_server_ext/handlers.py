@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import getpass
 import json
 from typing import Any
@@ -22,6 +22,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .session import LeanSession, LeanSessionManager, SessionError
+from .session import session as session_module
 from .session.command import (
     INSTALL_HINT,
     LeanNotFound,
@@ -29,7 +30,8 @@ from .session.command import (
     has_lakefile,
     lean_version,
 )
-from .session.lsp import PARSE_ERROR, JsonObject, error_response, notification, parse_client_frame
+from .session.guard import parse_client_frame
+from .session.lsp import PARSE_ERROR, JsonObject, error_response, notification
 
 AUTH_RESOURCE = "lean"
 _SINGLE_PRINCIPAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
@@ -181,6 +183,11 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
     auth_resource = AUTH_RESOURCE
     session: LeanSession | None = None
     created_session = False
+    # Outgoing flow control: characters written but not yet flushed to the socket (one entry
+    # per frame, in write order: Tornado completes write futures in that order).
+    _unflushed = 0
+    _pending_sizes: collections.deque[int] | None = None
+    _last_write: asyncio.Future[Any] | None = None
 
     def set_default_headers(self) -> None:
         """JupyterHandler's CSP and other page headers make no sense for a WebSocket."""
@@ -212,6 +219,10 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
 
     def open(self, session_id: str | None = None) -> None:  # type: ignore[override]
         super().open()
+        # LSP is interactive and often answers with two frames in a row (an error and a reply,
+        # progress and diagnostics): with Nagle's algorithm the second waits for the client's
+        # delayed ACK, 40 ms on Linux.
+        self.set_nodelay(True)
         session = self.session
         if session is None:
             self.close(CLOSE_NO_SESSION, "no such Lean session")
@@ -223,22 +234,27 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
             return
         session.attach(self)
 
-    def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
         session = self.session
         if session is None:
-            return
+            return None
         if isinstance(message, bytes):
             try:
                 message = message.decode()
             except UnicodeDecodeError:
                 self.deliver(error_response(None, PARSE_ERROR, "Parse error: frame is not UTF-8"))
-                return
+                return None
         parsed, error = parse_client_frame(message)
         if error is not None:
             self.deliver(error)
-            return
+            return None
         assert parsed is not None
         session.receive(self, parsed, message)
+        # Backpressure: while Lean has not taken what it was given, read no further frames
+        # (Tornado waits for a returned future before reading the next one).
+        if session.input_backlog() > session_module.STDIN_PAUSE_BYTES:
+            return session.input_drained()
+        return None
 
     def on_close(self) -> None:
         if self.session is not None:
@@ -246,8 +262,34 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
 
     # ClientConnection
     def deliver(self, message: JsonObject, raw: str | None = None) -> None:
-        with contextlib.suppress(WebSocketClosedError):
-            self.write_message(raw if raw is not None else json.dumps(message, ensure_ascii=False))
+        text = raw if raw is not None else json.dumps(message, ensure_ascii=False)
+        try:
+            future = self.write_message(text)
+        except WebSocketClosedError:
+            return
+        if self._pending_sizes is None:
+            self._pending_sizes = collections.deque()
+        self._unflushed += len(text)
+        self._pending_sizes.append(len(text))
+        self._last_write = future
+        future.add_done_callback(self._flushed)
+
+    def _flushed(self, future: asyncio.Future[Any]) -> None:
+        assert self._pending_sizes is not None
+        self._unflushed -= self._pending_sizes.popleft()
+        if not future.cancelled():
+            future.exception()  # a closed socket is handled by on_close; nothing to log
+
+    # FlowControlledClient
+    def backlog(self) -> int:
+        return self._unflushed
+
+    def drained(self) -> asyncio.Future[Any]:
+        if self._last_write is None or self._last_write.done():
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return self._last_write
 
     def close_session(self, code: int, reason: str) -> None:
         self.close(code, _close_reason(reason))

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import metrics
+from .guard import is_int, params_problem, sanitize_client_error
 from .lsp import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
+    INVALID_REQUEST,
     LEAN_SERVER_EXITED,
     REQUEST_TIMED_OUT,
     SERVER_NOT_INITIALIZED,
@@ -37,7 +39,7 @@ from .lsp import (
     result_response,
 )
 from .process import LaunchSpec, LeanProcess, describe_exit
-from .text import apply_content_change
+from .text import apply_content_change, line_start
 from .uris import UriOutsideProject, confined_path, uris_in_params
 
 log = logging.getLogger("jupyter_lean.session")
@@ -45,6 +47,26 @@ log = logging.getLogger("jupyter_lean.session")
 # WebSocket close codes of DESIGN section 4.
 CLOSE_REPLACED = 4409
 CLOSE_SESSION_ENDED = 4410
+# The client did not read what the session had for it (CLIENT_STALL_SECONDS, see below).
+CLOSE_CLIENT_TOO_SLOW = 4408
+
+# Flow control, both directions (DESIGN section 2). Module constants so tests can shorten them.
+#
+# Client -> Lean: writes to Lean's stdin are queued by asyncio without bound. Past
+# STDIN_PAUSE_BYTES queued, the client's connection stops being read until Lean takes them
+# (real backpressure, all the way to the client's TCP window). A Lean that takes nothing at all
+# for STDIN_STALL_SECONDS while input waits has stopped reading: the session is ended.
+STDIN_PAUSE_BYTES = 1 << 20
+STDIN_STALL_SECONDS = 60.0
+# Lean -> client: past CLIENT_PAUSE_BYTES not yet flushed to the client's socket, the session
+# stops reading Lean's stdout (Lean then blocks on its own writes). A client that takes nothing
+# for CLIENT_STALL_SECONDS is closed with 4408; the session stays, and the client may resume.
+CLIENT_PAUSE_BYTES = 4 << 20
+CLIENT_STALL_SECONDS = 60.0
+# When stopping: how long Lean gets to answer `shutdown`, then each of EOF and SIGTERM. Bounded
+# so that a server stopping with hung Lean servers is done within 5 s.
+SHUTDOWN_ANSWER_SECONDS = 1.0
+STOP_GRACE_SECONDS = 1.0
 
 EXITED_NOTIFICATION = "$/jupyterLean/exited"
 
@@ -59,6 +81,11 @@ WARM_INITIALIZE_PARAMS: JsonObject = {
 }
 
 _VERSIONED_URI_METHODS = ("textDocument/waitForDiagnostics", "$/lean/waitForILeans")
+# Barriers, not questions: they legitimately take as long as Lean needs to elaborate a file
+# (minutes for a big one), so request_timeout does not apply to them.
+UNTIMED_METHODS = frozenset(_VERSIONED_URI_METHODS)
+_DEPENDENCY_BUILD_MODES = ("always", "once", "never")
+_LIFECYCLE_METHODS = frozenset(("initialize", "initialized", "shutdown", "exit"))
 
 
 class SessionState(str, Enum):
@@ -74,6 +101,16 @@ class ClientConnection(Protocol):
         """Send ``message``; ``raw``, when given, is its exact JSON text (saves re-encoding)."""
 
     def close_session(self, code: int, reason: str) -> None: ...
+
+
+class FlowControlledClient(ClientConnection, Protocol):
+    """A client with an outgoing buffer (a WebSocket); in-process clients have none."""
+
+    def backlog(self) -> int:
+        """Size of what was delivered but not yet flushed to the network."""
+
+    def drained(self) -> asyncio.Future[Any]:
+        """Resolves once everything delivered so far is flushed (or the connection is gone)."""
 
 
 class LeanRequestError(Exception):
@@ -165,8 +202,18 @@ class LeanSession:
         self._initialized_sent = False
         self.documents: dict[str, DocumentState] = {}
         self._allowed_roots = (project_dir, spec.workspace_dir)
-        self._timeout_task: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._request_timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        # Set when the session itself gives up on Lean (it stopped reading): the exit that
+        # follows is reported with this reason, as a crash.
+        self._fault: str | None = None
+        # Flow control: bytes handed to Lean's stdin so far, the stall check, the shared wait
+        # for the stdin buffer to drain, and a future resolved when the client detaches.
+        self._bytes_to_lean = 0
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._input_drained: asyncio.Future[None] | None = None
+        self._client_left: asyncio.Future[None] | None = None
+        self.reading_paused = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -187,8 +234,6 @@ class LeanSession:
         await self._process.start()
         metrics.SESSIONS_STARTED.inc()
         self._reader = asyncio.create_task(self._read_lean())
-        if self.request_timeout > 0:
-            self._timeout_task = asyncio.create_task(self._expire_requests())
 
     async def warm_up(self) -> Any:
         """Initialize Lean ahead of any client (warm pool): the client's own initialize is then
@@ -219,27 +264,54 @@ class LeanSession:
         return time.time() - self._last_activity
 
     async def stop(self, reason: str = "deleted") -> None:
-        """Stop Lean (shutdown + exit, then SIGTERM, then SIGKILL of its process group) and close
-        the client with 4410. Returns once the process is reaped."""
+        """Stop Lean (shutdown + exit, then EOF, SIGTERM and SIGKILL of its process group) and
+        close the client with 4410. Returns once the process is reaped (within about 3 s)."""
         self._stopping = True
         if self.state is not SessionState.EXITED:
             self.exit_reason = reason
-            if self._initialize is not None and self._initialize.done():
+            # A Lean that is not reading its input would not read `shutdown` either.
+            polite = self.input_backlog() == 0
+            if polite and self._initialize is not None and self._initialize.done():
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.request("shutdown", None), 2.0)
+                    await asyncio.wait_for(self.request("shutdown", None),
+                                           SHUTDOWN_ANSWER_SECONDS)
                 self._write(notification("exit", {}))
-        await self._process.terminate(grace=2.0)
-        for task in (self._reader, self._timeout_task):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._process.terminate(grace=STOP_GRACE_SECONDS)
+        self._cancel_timers()
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
         self._close_client(CLOSE_SESSION_ENDED, f"Lean session ended: {reason}")
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._request_timer, self._stall_timer):
+            if timer is not None:
+                timer.cancel()
+        self._request_timer = self._stall_timer = None
+
+    def _give_up_on_lean(self, reason: str) -> None:
+        """End a Lean that no longer works (it stopped reading): reported like a crash."""
+        if self._fault is not None or self._stopping or self.state is SessionState.EXITED:
+            return
+        self._fault = reason
+        log.warning("Lean session %s: %s; stopping it", self.id, reason)
+        self._spawn(self._process.terminate(grace=STOP_GRACE_SECONDS))
+
+    def _spawn(self, awaitable: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(awaitable)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def _process_exited(self, returncode: int) -> None:
         self.exit_code = returncode
+        self._cancel_timers()
         expected = self._stopping
-        if not expected:
+        if self._fault is not None:
+            self.exit_reason = self._fault
+            metrics.SESSIONS_CRASHED.inc()
+        elif not expected:
             stderr = "\n".join(self._process.stderr_tail)
             self.exit_reason = f"Lean server {describe_exit(returncode)}" + (
                 f"; last stderr lines:\n{stderr}" if stderr else ""
@@ -290,6 +362,9 @@ class LeanSession:
             return
         self._client = None
         self._generation += 1
+        left, self._client_left = self._client_left, None
+        if left is not None and not left.done():
+            left.set_result(None)
         # Lean still waits for replies to its own requests: answer them as a client would.
         for request_id in self._server_requests:
             self._write(result_response(request_id, None))
@@ -314,12 +389,23 @@ class LeanSession:
 
     def receive(self, client: ClientConnection, message: JsonObject, raw: str | None = None
                 ) -> None:
-        """One valid JSON-RPC message from ``client`` (checked by lsp.parse_client_frame);
+        """One valid JSON-RPC message from ``client`` (checked by guard.parse_client_frame);
         ``raw`` is its exact text, forwarded as is when nothing in it needs changing."""
         if client is not self._client:
             return
         self.touch()
         metrics.CLIENT_TO_LEAN.inc()
+        try:
+            self._receive(message, raw)
+        except Exception:
+            # A bug here must cost one message, never the connection (Tornado drops a socket
+            # whose on_message raises) nor the session.
+            log.exception("Lean session %s: failed to handle a client message", self.id)
+            if "method" in message and "id" in message:
+                self._deliver(error_response(message["id"], INTERNAL_ERROR,
+                                             "internal error while relaying this request"))
+
+    def _receive(self, message: JsonObject, raw: str | None) -> None:
         method = message.get("method")
         if method is None:
             self._client_response(message)
@@ -334,22 +420,8 @@ class LeanSession:
         if params is None:
             params = {}
             raw = None  # Lean treats a missing "params" as fatal: it must be added
-        if method == "initialize" and is_request:
-            task = asyncio.create_task(self._client_initialize(message["id"], params))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-            return
-        if method == "initialized":
-            if not self._initialized_sent and self._initialize is not None:
-                self._initialized_sent = True
-                self._write(notification("initialized", params))
-            return
-        if method == "shutdown" and is_request:
-            # The Lean server belongs to the session, not to one connection: clients end it with
-            # DELETE /lean/sessions/{id}, never by shutting it down under a resumable session.
-            self._deliver(result_response(message["id"], None))
-            return
-        if method == "exit":
+        if method in _LIFECYCLE_METHODS:
+            self._lifecycle(method, message, params)
             return
         if self._initialize is None:
             if is_request:
@@ -359,17 +431,52 @@ class LeanSession:
         if not self._initialized_sent:
             self._initialized_sent = True
             self._write(notification("initialized", {}))
-        refusal = self._refuse_uris(method, params)
+        refusal = params_problem(method, params, is_request=is_request) or self._refuse_uris(
+            method, params)
         if refusal is not None:
-            if is_request:
-                self._deliver(error_response(message["id"], INVALID_PARAMS, refusal))
-            else:
-                self._deliver(notification("window/showMessage", {"type": 1, "message": refusal}))
+            self._refuse(message, refusal)
             return
         if is_request:
             self._client_request(message["id"], method, params, raw)
         else:
             self._client_notification(method, params, raw)
+
+    def _lifecycle(self, method: str, message: JsonObject, params: Any) -> None:
+        """initialize/initialized/shutdown/exit belong to the session, not to one connection;
+        sent with the wrong kind (a request `exit`, a notification `shutdown`) they are
+        answered or dropped here: Lean must never see them out of order."""
+        is_request = "id" in message
+        expected_request = method in ("initialize", "shutdown")
+        if is_request != expected_request:
+            if is_request:
+                self._deliver(error_response(message["id"], INVALID_REQUEST,
+                                             f"'{method}' is a notification, not a request"))
+            return
+        if method == "initialize":
+            if not isinstance(params, dict):
+                self._refuse(message, "params of 'initialize' must be an object")
+                return
+            # Sent to Lean now, not when the task first runs: a client that pipelines
+            # `initialized` and requests behind it finds the session initializing.
+            self._start_initialize(params)
+            self._spawn(self._client_initialize(message["id"], params))
+        elif method == "initialized":
+            if not self._initialized_sent and self._initialize is not None:
+                self._initialized_sent = True
+                self._write(notification("initialized", {}))
+        elif method == "shutdown":
+            # The Lean server belongs to the session, not to one connection: clients end it with
+            # DELETE /lean/sessions/{id}, never by shutting it down under a resumable session.
+            self._deliver(result_response(message["id"], None))
+        # "exit": likewise ignored.
+
+    def _refuse(self, message: JsonObject, reason: str) -> None:
+        """Answer a message that must not reach Lean: an error for a request, a visible
+        message for a notification (which has nobody to answer to)."""
+        if "id" in message:
+            self._deliver(error_response(message["id"], INVALID_PARAMS, reason))
+        else:
+            self._deliver(notification("window/showMessage", {"type": 1, "message": reason}))
 
     def _refuse_uris(self, method: str, params: Any) -> str | None:
         for uri in uris_in_params(method, params):
@@ -380,10 +487,16 @@ class LeanSession:
         return None
 
     def _client_response(self, message: JsonObject) -> None:
+        """The client's reply to one of Lean's requests, rebuilt in the shape Lean decodes."""
         request_id = message.get("id")
-        if request_id in self._server_requests:
-            self._server_requests.discard(request_id)
-            self._write(message)
+        if request_id not in self._server_requests:
+            return
+        self._server_requests.discard(request_id)
+        if "error" in message:
+            self._write({"jsonrpc": "2.0", "id": request_id,
+                         "error": sanitize_client_error(message["error"])})
+        else:
+            self._write(result_response(request_id, message.get("result")))
 
     def _client_request(self, client_id: Any, method: str, params: Any, raw: str | None) -> None:
         if isinstance(params, dict):
@@ -399,39 +512,51 @@ class LeanSession:
             self._generation, client_id, method, time.monotonic()
         )
         self._client_ids[client_id] = server_id
+        if self.request_timeout > 0 and self._request_timer is None:
+            self._arm_request_timer(self.request_timeout)
         if raw is not None:
-            self._process.write(encode_body(raw.encode()))
+            self._send(encode_body(raw.encode()))
         else:
             self._write({"jsonrpc": "2.0", "id": server_id, "method": method, "params": params})
 
     def _client_notification(self, method: str, params: Any, raw: str | None) -> None:
-        if isinstance(params, dict):
-            if method == "textDocument/didOpen":
-                self._did_open(params)
+        # Notifications Lean decodes strictly are rebuilt from their checked fields; the rest
+        # (rpc keep-alives, unknown `$/` methods) pass as they came.
+        if method == "textDocument/didOpen":
+            self._did_open(params)
+            return
+        if method == "textDocument/didChange":
+            self._did_change(params)
+            return
+        if method == "textDocument/didClose":
+            self._did_close(params)
+            return
+        if method == "$/cancelRequest":
+            server_id = self._client_ids.get(params["id"])
+            if server_id is None:
                 return
-            if method == "textDocument/didChange":
-                if not self._did_change(params):
-                    return
-                raw = None
-            elif method == "textDocument/didClose":
-                self._did_close(params)
-            elif method == "$/cancelRequest":
-                server_id = self._client_ids.get(params.get("id"))
-                if server_id is None:
-                    return
-                params, raw = {"id": server_id}, None
+            params, raw = {"id": server_id}, None
+        elif method == "textDocument/didSave":
+            saved: JsonObject = {"textDocument": {"uri": params["textDocument"]["uri"]}}
+            if isinstance(params.get("text"), str):
+                saved["text"] = params["text"]
+            params, raw = saved, None
+        elif method == "workspace/didChangeWatchedFiles":
+            params = {"changes": [{"uri": c["uri"], "type": c["type"]}
+                                  for c in params["changes"]]}
+            raw = None
         if raw is not None:
-            self._process.write(encode_body(raw.encode()))
+            self._send(encode_body(raw.encode()))
         else:
             self._write(notification(method, params))
 
     def _map_request_versions(self, method: str, params: JsonObject) -> JsonObject:
         if method in _VERSIONED_URI_METHODS:
             doc = self.documents.get(params.get("uri", ""))
-            if doc is not None and isinstance(params.get("version"), int):
+            if doc is not None and is_int(params.get("version")):
                 return {**params, "version": params["version"] + doc.offset}
         text_document = params.get("textDocument")
-        if isinstance(text_document, dict) and isinstance(text_document.get("version"), int):
+        if isinstance(text_document, dict) and is_int(text_document.get("version")):
             doc = self.documents.get(text_document.get("uri", ""))
             if doc is not None and doc.offset:
                 mapped = {**text_document, "version": text_document["version"] + doc.offset}
@@ -439,15 +564,10 @@ class LeanSession:
         return params
 
     def _did_open(self, params: JsonObject) -> None:
-        text_document = params.get("textDocument")
-        if not isinstance(text_document, dict) or not isinstance(text_document.get("text"), str):
-            self._deliver(notification("window/showMessage", {
-                "type": 1, "message": "didOpen needs textDocument.uri, .version and .text"}))
-            return
+        """``params`` passed guard.params_problem: uri, version and text are well typed."""
+        text_document = params["textDocument"]
         uri = text_document["uri"]
-        client_version = text_document.get("version")
-        if not isinstance(client_version, int):
-            client_version = 0
+        client_version = text_document["version"]
         text = text_document["text"].replace("\r\n", "\n")
         doc = self.documents.get(uri)
         if doc is not None and doc.is_open:
@@ -457,8 +577,16 @@ class LeanSession:
         doc = DocumentState(text=text, is_open=True, server_version=client_version + offset,
                             offset=offset, min_client_version=client_version)
         self.documents[uri] = doc
-        forwarded = {**text_document, "version": doc.server_version}
-        self._write(notification("textDocument/didOpen", {**params, "textDocument": forwarded}))
+        language = text_document.get("languageId")
+        forwarded: JsonObject = {"textDocument": {
+            "uri": uri,
+            "languageId": language if isinstance(language, str) else "lean4",
+            "version": doc.server_version,
+            "text": text_document["text"],
+        }}
+        if params.get("dependencyBuildMode") in _DEPENDENCY_BUILD_MODES:
+            forwarded["dependencyBuildMode"] = params["dependencyBuildMode"]
+        self._write(notification("textDocument/didOpen", forwarded))
 
     def _reopen(self, uri: str, doc: DocumentState, client_version: int, text: str) -> None:
         """A resumed client opens a document Lean already has: never restart its worker."""
@@ -479,57 +607,75 @@ class LeanSession:
             "contentChanges": [{"text": text}],
         }))
 
-    def _did_change(self, params: JsonObject) -> bool:
-        text_document = params.get("textDocument")
-        if not isinstance(text_document, dict):
-            return False
-        doc = self.documents.get(text_document.get("uri", ""))
-        if doc is None or not doc.is_open:
-            return False  # Lean ignores changes to closed documents; so do we
-        changes = params.get("contentChanges")
+    def _did_change(self, params: JsonObject) -> None:
+        """Apply the edits to the session's copy, then forward them so that Lean ends up with
+        exactly that text: edits whose positions Lean might place differently (past the end of
+        a line or of the text, inside a surrogate pair) are sent as the resulting full text."""
+        text_document = params["textDocument"]
+        doc = self.documents.get(text_document["uri"])
+        changes = params["contentChanges"]
+        if doc is None or not doc.is_open or not changes:
+            return  # Lean ignores changes to closed documents and empty change lists; so do we
+        text = doc.text
+        forwarded_changes: list[JsonObject] = []
+        exact = True
         try:
-            text = doc.text
-            for change in changes if isinstance(changes, list) else []:
-                text = apply_content_change(text, change)
-        except (KeyError, TypeError, ValueError) as exc:
+            for change in changes:
+                text, change_exact = _apply_change(text, change)
+                exact = exact and change_exact
+                forwarded_changes.append(_clean_change(change))
+        except ValueError as exc:
             self._deliver(notification("window/showMessage", {
-                "type": 1, "message": f"Refused a malformed didChange: {exc!r}"}))
-            return False
+                "type": 1, "message": f"Refused a malformed didChange: {exc}"}))
+            return
         doc.text = text
+        forwarded_document: JsonObject = {"uri": text_document["uri"]}
         client_version = text_document.get("version")
-        if isinstance(client_version, int):
+        if is_int(client_version):
+            forwarded_document["version"] = client_version + doc.offset
             doc.server_version = max(doc.server_version, client_version + doc.offset)
-            params["textDocument"] = {**text_document, "version": client_version + doc.offset}
-        return True
+        self._write(notification("textDocument/didChange", {
+            "textDocument": forwarded_document,
+            "contentChanges": forwarded_changes if exact else [{"text": text}],
+        }))
 
     def _did_close(self, params: JsonObject) -> None:
-        text_document = params.get("textDocument")
-        if isinstance(text_document, dict):
-            doc = self.documents.get(text_document.get("uri", ""))
-            if doc is not None:
-                doc.is_open = False
-                doc.diagnostics = doc.progress = None
+        uri = params["textDocument"]["uri"]
+        doc = self.documents.get(uri)
+        if doc is None or not doc.is_open:
+            return  # never opened (or refused): nothing for Lean to close
+        doc.is_open = False
+        doc.diagnostics = doc.progress = None
+        self._write(notification("textDocument/didClose", {"textDocument": {"uri": uri}}))
 
     async def _client_initialize(self, client_id: Any, params: Any) -> None:
         generation = self._generation
         try:
-            result = await self._send_initialize(params)
+            result = await asyncio.wait_for(self._send_initialize(params),
+                                            self.request_timeout or None)
         except LeanRequestError as exc:
             response = error_response(client_id, exc.error.get("code", INTERNAL_ERROR),
                                       str(exc), exc.error.get("data"))
+        except asyncio.TimeoutError:
+            response = error_response(client_id, REQUEST_TIMED_OUT, (
+                f"Lean did not answer 'initialize' within {self.request_timeout:g} s"))
         else:
             response = result_response(client_id, result)
         if generation == self._generation:
             self._deliver(response)
 
     async def _send_initialize(self, params: Any) -> Any:
+        return await asyncio.shield(self._start_initialize(params))
+
+    def _start_initialize(self, params: Any) -> asyncio.Future[Any]:
+        """The one `initialize` Lean ever gets (later ones are answered from its result)."""
         if self._initialize is None:
             self._initialize = asyncio.get_running_loop().create_future()
             server_id = self._allocate_id()
             self._pending[server_id] = _InternalRequest(self._initialize, "initialize")
             self._write({"jsonrpc": "2.0", "id": server_id, "method": "initialize",
                          "params": params})
-        return await asyncio.shield(self._initialize)
+        return self._initialize
 
     async def request(self, method: str, params: Any) -> Any:
         """A request of the session's own (not relayed to any client)."""
@@ -551,7 +697,55 @@ class LeanSession:
                 return candidate
 
     def _write(self, message: JsonObject) -> None:
-        self._process.write(encode_message(message))
+        self._send(encode_message(message))
+
+    # -- flow control towards Lean ---------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        """Queue ``data`` for Lean's stdin, and watch that Lean keeps taking it."""
+        self._process.write(data)
+        self._bytes_to_lean += len(data)
+        if self._stall_timer is None and self._process.stdin_buffered_bytes() > 0:
+            self._arm_stall_check()
+
+    def input_backlog(self) -> int:
+        """Bytes queued for Lean's stdin beyond what its pipe holds."""
+        return self._process.stdin_buffered_bytes()
+
+    def input_drained(self) -> asyncio.Future[None]:
+        """Resolves once Lean has taken the queued input (or the session ended). Shared by all
+        callers: one drain at a time."""
+        if self._input_drained is None or self._input_drained.done():
+            self._input_drained = self._spawn(self._drain_stdin())
+        return self._input_drained
+
+    async def _drain_stdin(self) -> None:
+        # LeanProcess has no drain() of its own (see the report for process.py): use the pipe's
+        # StreamWriter, which waits until the transport's buffer is back under its low mark.
+        proc = getattr(self._process, "_proc", None)
+        writer = proc.stdin if proc is not None else None
+        if writer is None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError, AssertionError):
+            await writer.drain()
+
+    def _arm_stall_check(self) -> None:
+        taken = self._bytes_to_lean - self._process.stdin_buffered_bytes()
+        self._stall_timer = asyncio.get_running_loop().call_later(
+            STDIN_STALL_SECONDS, self._check_stall, taken)
+
+    def _check_stall(self, taken_before: int) -> None:
+        """Input has been waiting for STDIN_STALL_SECONDS: fine if Lean took some of it."""
+        self._stall_timer = None
+        waiting = self._process.stdin_buffered_bytes()
+        if waiting == 0 or self.state is SessionState.EXITED:
+            return
+        if self._bytes_to_lean - waiting > taken_before:
+            self._arm_stall_check()  # slow, not stuck
+            return
+        self._give_up_on_lean(
+            f"Lean stopped reading its input: {waiting} bytes have been waiting for "
+            f"{STDIN_STALL_SECONDS:g} s")
 
     # -- Lean -> client --------------------------------------------------------------------
 
@@ -575,7 +769,34 @@ class LeanSession:
                 log.warning("Lean session %s: Lean sent invalid JSON: %r", self.id, body[:200])
                 continue
             if isinstance(message, dict):
-                self._from_lean(message, body)
+                try:
+                    self._from_lean(message, body)
+                except Exception:
+                    # One odd message must not stop the relay for the rest of the session.
+                    log.exception("Lean session %s: failed to relay a message from Lean", self.id)
+            client = self._client
+            if client is not None and _backlog(client) > CLIENT_PAUSE_BYTES:
+                await self._wait_for_client(client)
+
+    async def _wait_for_client(self, client: ClientConnection) -> None:
+        """Backpressure: stop reading Lean's stdout until ``client`` has flushed what it was
+        given; a client that takes nothing for CLIENT_STALL_SECONDS is closed (4408)."""
+        drained = cast(FlowControlledClient, client).drained()
+        if self._client_left is None:
+            self._client_left = asyncio.get_running_loop().create_future()
+        self.reading_paused = True
+        try:
+            done, _ = await asyncio.wait({drained, self._client_left},
+                                         timeout=CLIENT_STALL_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.reading_paused = False
+        if not done and self._client is client:
+            log.warning("Lean session %s: the client read nothing for %g s; closing it",
+                        self.id, CLIENT_STALL_SECONDS)
+            self._close_client(CLOSE_CLIENT_TOO_SLOW, (
+                f"client too slow: {_backlog(client) >> 10} KiB unread for "
+                f"{CLIENT_STALL_SECONDS:g} s"))
 
     def _from_lean(self, message: JsonObject, body: bytes) -> None:
         method = message.get("method")
@@ -648,7 +869,7 @@ class LeanSession:
                 return None
             return {**message, "params": {**params, "version": client_version}}
         text_document = params.get("textDocument") or {}
-        doc = self.documents.get(text_document.get("uri"))
+        doc = self.documents.get(text_document.get("uri", ""))
         version = text_document.get("version")
         if doc is None or not isinstance(version, int) or doc.offset == 0:
             return message
@@ -660,23 +881,34 @@ class LeanSession:
 
     # -- timeouts --------------------------------------------------------------------------
 
-    async def _expire_requests(self) -> None:
-        """Fail client requests Lean has not answered within ``request_timeout`` seconds."""
-        period = max(0.05, min(1.0, self.request_timeout / 4))
-        while True:
-            await asyncio.sleep(period)
-            deadline = time.monotonic() - self.request_timeout
-            expired = [server_id for server_id, entry in self._pending.items()
-                       if isinstance(entry, _ClientRequest) and entry.sent_at < deadline]
-            for server_id in expired:
-                entry = self._pending.pop(server_id)
-                assert isinstance(entry, _ClientRequest)
-                self._client_ids.pop(entry.client_id, None)
-                self._write(notification("$/cancelRequest", {"id": server_id}))
-                if entry.generation == self._generation:
-                    self._deliver(error_response(
-                        entry.client_id, REQUEST_TIMED_OUT,
-                        f"Lean did not answer '{entry.method}' within {self.request_timeout:g} s"))
+    def _arm_request_timer(self, delay: float) -> None:
+        self._request_timer = asyncio.get_running_loop().call_later(
+            max(0.0, delay), self._expire_requests)
+
+    def _expire_requests(self) -> None:
+        """Fail client requests Lean has not answered within ``request_timeout`` seconds (the
+        barriers of UNTIMED_METHODS excepted), then sleep until the oldest one left is due.
+        A timer, not a polling loop: an idle session costs no wake-ups."""
+        self._request_timer = None
+        now = time.monotonic()
+        deadline = now - self.request_timeout
+        oldest: float | None = None
+        for server_id, entry in list(self._pending.items()):
+            if not isinstance(entry, _ClientRequest) or entry.method in UNTIMED_METHODS:
+                continue
+            if entry.sent_at > deadline:
+                oldest = entry.sent_at if oldest is None else min(oldest, entry.sent_at)
+                continue
+            del self._pending[server_id]
+            if self._client_ids.get(entry.client_id) == server_id:
+                del self._client_ids[entry.client_id]
+            self._write(notification("$/cancelRequest", {"id": server_id}))
+            if entry.generation == self._generation:
+                self._deliver(error_response(
+                    entry.client_id, REQUEST_TIMED_OUT,
+                    f"Lean did not answer '{entry.method}' within {self.request_timeout:g} s"))
+        if oldest is not None and self.state is not SessionState.EXITED:
+            self._arm_request_timer(oldest + self.request_timeout - now)
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -693,3 +925,54 @@ class LeanSession:
             "exit_reason": self.exit_reason,
             "pid": self.pid,
         }
+
+
+def _backlog(client: ClientConnection) -> int:
+    backlog = getattr(client, "backlog", None)
+    return backlog() if backlog is not None else 0
+
+
+def _exact_index(text: str, position: JsonObject) -> int | None:
+    """Index in ``text`` of an LSP position, or None when it is not exactly on a character of
+    the text (a line or column past the end, the middle of a surrogate pair): positions that
+    clamping implementations may resolve differently."""
+    line, character = position["line"], position["character"]
+    if line > text.count("\n"):
+        return None
+    start = line_start(text, line)
+    end = text.find("\n", start)
+    line_text = text[start:] if end < 0 else text[start:end]
+    units = 0
+    for index, char in enumerate(line_text):
+        if units >= character:
+            return start + index if units == character else None
+        units += 2 if ord(char) > 0xFFFF else 1
+    return start + len(line_text) if units == character else None
+
+
+def _apply_change(text: str, change: JsonObject) -> tuple[str, bool]:
+    """(text after ``change``, whether every position of it was exact). ValueError when the
+    range ends before it starts."""
+    edit_range = change.get("range")
+    if edit_range is None:
+        return change["text"], True
+    start = _exact_index(text, edit_range["start"])
+    end = _exact_index(text, edit_range["end"])
+    if start is None or end is None:
+        return apply_content_change(text, change), False  # clamps, as the session always did
+    if end < start:
+        raise ValueError("range end before range start")
+    return text[:start] + change["text"] + text[end:], True
+
+
+def _clean_change(change: JsonObject) -> JsonObject:
+    """A checked content change with only the fields Lean reads (a stray `rangeLength` of the
+    wrong type would fail Lean's decoding)."""
+    edit_range = change.get("range")
+    if edit_range is None:
+        return {"text": change["text"]}
+    return {"range": {
+        "start": {"line": edit_range["start"]["line"],
+                  "character": edit_range["start"]["character"]},
+        "end": {"line": edit_range["end"]["line"], "character": edit_range["end"]["character"]},
+    }, "text": change["text"]}

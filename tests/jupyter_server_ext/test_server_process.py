@@ -90,21 +90,72 @@ def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[Running
         process.stderr.close()
 
 
-async def test_sigterm_leaves_no_lean_process(server: RunningServer) -> None:
+def _stat(pid: int) -> tuple[int, int, str] | None:
+    """(parent pid, process group, state) of a live process, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(") ", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(fields[1]), int(fields[2]), fields[0]
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            parents[int(entry)] = stat[0]
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does any process of the group still run? (Zombies awaiting their reaper do not.)"""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    members = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+               if (stat := _stat(pid)) is not None and stat[1] == pgid and stat[2] != "Z"]
+    return bool(members)
+
+
+async def test_sigterm_leaves_no_lean_process_group_within_5_s(server: RunningServer) -> None:
     detached = await server.fetch("/lean/sessions", "POST", "{}")
     attached_socket = await connect(ws_url(server.port, "/", "/lean/lsp", project="default",
                                            token=TOKEN))
     first = await attached_socket.recv()
     assert first is not None
     await attached_socket.initialize()
+    # A Lean that reads nothing any more: `shutdown` goes unanswered, EOF is not noticed.
+    hung_socket = await connect(ws_url(server.port, "/", "/lean/lsp", project="default",
+                                       token=TOKEN))
+    assert await hung_socket.recv() is not None
+    await hung_socket.initialize()
+    await hung_socket.open_document((server.root / "Hung.lean").as_uri(), "-- standin: hang\n")
     sessions = await server.fetch("/lean/sessions")
     pids = [s["pid"] for s in sessions]
-    assert len(pids) == 2 and detached["id"] in {s["id"] for s in sessions}
+    assert len(pids) == 3 and detached["id"] in {s["id"] for s in sessions}
     assert all(_alive(pid) for pid in pids)
+    # Every process the server started (Lean servers, their sandboxes and children) and their
+    # process groups (each Lean server leads its own).
+    lean_processes = _descendants(server.process.pid)
+    groups = {stat[1] for pid in lean_processes if (stat := _stat(pid)) is not None}
+    groups.discard(server.process.pid)
+    assert set(pids) <= groups, "each Lean server leads its own process group"
 
+    started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
+    while any(map(_group_alive, groups)) and time.monotonic() - started < 5.0:
+        time.sleep(0.05)  # polling the process table: no event to await in another process
+    elapsed = time.monotonic() - started
+    assert [g for g in groups if _group_alive(g)] == [], f"groups alive after {elapsed:.1f} s"
+    assert [pid for pid in lean_processes if _alive(pid)] == []
     assert server.process.wait(timeout=15) is not None
-    assert [pid for pid in pids if _alive(pid)] == []
     assert (await attached_socket.wait_closed())[0] is not None
 
 
