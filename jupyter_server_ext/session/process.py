@@ -139,6 +139,32 @@ def add_lean_flags(argv: list[str], flags: list[str]) -> list[str]:
     return list(argv)
 
 
+def descendant_groups(root: int) -> set[int]:
+    """Process groups of ``root``'s descendants other than its own (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    groups: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            children.setdefault(int(fields[1]), []).append(pid)
+            groups[pid] = int(fields[2])
+    found: set[int] = set()
+    pending = list(children.get(root, []))
+    while pending:
+        pid = pending.pop()
+        if groups.get(pid, root) != root:
+            found.add(groups[pid])
+        pending.extend(children.get(pid, []))
+    return found
+
+
 class LeanProcess:
     """The OS side of a Lean server: pipes, stderr tail, exit detection, stopping."""
 
@@ -149,6 +175,8 @@ class LeanProcess:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._tasks: list[asyncio.Task[None]] = []
         self._stderr_reader: asyncio.Task[None] | None = None
+        self._stderr = asyncio.StreamReader()
+        self._stderr_transport: asyncio.ReadTransport | None = None
         self.returncode: int | None = None
         self.exited = asyncio.Event()
 
@@ -176,6 +204,10 @@ class LeanProcess:
         # without a user switch) Python spawns with vfork, so starting Lean does not copy the
         # whole Jupyter server's memory on the event loop (which stalled every client for
         # milliseconds, more as the server grows).
+        # stderr on a pipe of our own, outside asyncio's subprocess transport: Lean's file workers
+        # (and whatever #eval starts) inherit it, and the transport would report the watchdog's
+        # exit only once every holder of its pipes is gone.
+        stderr_read, stderr_write = os.pipe()
         prlimit = shutil.which("prlimit")
         preexec: Callable[[], None] | None = spec.limits.apply
         if prlimit is not None and not user:
@@ -184,7 +216,7 @@ class LeanProcess:
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=stderr_write,
             cwd=spec.cwd,
             env=env,
             # Own session and process group: Lean's watchdog starts one worker per file, and a stop
@@ -194,6 +226,10 @@ class LeanProcess:
             limit=_STREAM_LIMIT,
             **user,  # type: ignore[arg-type]
         )
+        os.close(stderr_write)
+        self._stderr = asyncio.StreamReader(limit=_STREAM_LIMIT)
+        self._stderr_transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(self._stderr), os.fdopen(stderr_read, "rb", 0))
         self._stderr_reader = asyncio.create_task(self._read_stderr())
         self._tasks = [self._stderr_reader, asyncio.create_task(self._wait())]
 
@@ -212,8 +248,7 @@ class LeanProcess:
         return proc.stdin.transport.get_write_buffer_size()
 
     async def _read_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        stderr = self._proc.stderr
+        stderr = self._stderr
         while True:
             try:
                 line = await stderr.readline()
@@ -264,6 +299,20 @@ class LeanProcess:
         returns once the process is reaped."""
         if self._proc is None:
             return
+        # Lean's file workers setsid into process groups of their own: note them while the
+        # watchdog still holds them as children, to stop them with it.
+        worker_groups = descendant_groups(self._proc.pid) if not self.exited.is_set() else set()
+        try:
+            await self._terminate_watchdog(grace)
+        finally:
+            for group in worker_groups:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
+            if self._stderr_transport is not None:
+                self._stderr_transport.close()
+
+    async def _terminate_watchdog(self, grace: float) -> None:
+        assert self._proc is not None
         if not self.exited.is_set():
             if self._proc.stdin is not None:
                 self._proc.stdin.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import sys
 from pathlib import Path
 from typing import Any
@@ -138,3 +140,32 @@ async def test_shutdown_stops_every_process(manager: Any) -> None:
     await owner.shutdown()
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+async def test_stop_also_ends_workers_in_process_groups_of_their_own(
+    manager: Any, tmp_path: Path
+) -> None:
+    # Like Lean's watchdog: a worker that setsid()s into its own group, inherits stderr (not
+    # stdout) and ignores stdin EOF.
+    script = tmp_path / "watchdog.py"
+    pid_file = tmp_path / "worker.pid"
+    script.write_text(
+        "import os, subprocess, sys\n"
+        "loop = 'import time\\nwhile True: time.sleep(1)'\n"
+        "worker = subprocess.Popen([sys.executable, '-c', loop],"
+        " start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(worker.pid))\n"
+        f"exec(open({str(PEER)!r}).read())\n"
+    )
+    session = await manager(lean_command=[sys.executable, str(script)]).create("alice")
+    client = InProcessClient(session)
+    await _initialized(client)  # the peer answers once the worker is running
+    worker = int(pid_file.read_text())
+    assert os.getpgid(worker) == worker != session.pid
+    worker_exit = os.pidfd_open(worker)  # readable once the worker has exited
+    try:
+        await session.stop("deleted")
+        exited, _, _ = select.select([worker_exit], [], [], 5)
+    finally:
+        os.close(worker_exit)
+    assert exited, "the worker outlived its Lean server"
