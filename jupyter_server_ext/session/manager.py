@@ -7,6 +7,7 @@ configures the server extension and the kernel alike.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import secrets
@@ -107,9 +108,11 @@ class LeanSessionManager(LoggingConfigurable):
         64 * 1024 * 1024, help="Largest WebSocket frame or LSP message accepted, in bytes."
     ).tag(config=True)
     request_timeout = Float(
-        0,
-        help="Seconds after which a client request Lean has not answered fails with an error; "
-        "0 = wait for ever (Lean requests such as waitForDiagnostics can take minutes).",
+        300,
+        help="Seconds after which a client request Lean has not answered fails with error "
+        "-32098 (and is cancelled in Lean); 0 = wait for ever. The barriers "
+        "textDocument/waitForDiagnostics and $/lean/waitForILeans are exempt: on a large file "
+        "they legitimately take minutes.",
     ).tag(config=True)
     workspace_root = Unicode(
         help="Folder under which each session gets its private writable workspace."
@@ -143,6 +146,8 @@ class LeanSessionManager(LoggingConfigurable):
         root = tempfile.mkdtemp(prefix="jupyter-lean-")
         # Enterable (not listable) by a lean_uid that is not ours; each workspace inside is 0700.
         os.chmod(root, 0o711)
+        # Also when the process ends without the extension's shutdown (some spawners' stops).
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
         return root
 
     @validate("sandbox")
