@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import getpass
 import json
 from typing import Any
@@ -31,7 +30,7 @@ from .session.command import (
     lean_version,
 )
 from .session.guard import parse_client_frame
-from .session.lsp import PARSE_ERROR, JsonObject, error_response, notification
+from .session.lsp import PARSE_ERROR, JsonObject, dumps, error_response, notification
 
 AUTH_RESOURCE = "lean"
 _SINGLE_PRINCIPAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
@@ -185,8 +184,6 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
     created_session = False
     # Outgoing flow control: characters written but not yet flushed to the socket (one entry
     # per frame, in write order: Tornado completes write futures in that order).
-    _unflushed = 0
-    _pending_sizes: collections.deque[int] | None = None
     _last_write: asyncio.Future[Any] | None = None
 
     def set_default_headers(self) -> None:
@@ -262,27 +259,20 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
 
     # ClientConnection
     def deliver(self, message: JsonObject, raw: str | None = None) -> None:
-        text = raw if raw is not None else json.dumps(message, ensure_ascii=False)
         try:
-            future = self.write_message(text)
+            self._last_write = self.write_message(raw if raw is not None else dumps(message))
         except WebSocketClosedError:
             return
-        if self._pending_sizes is None:
-            self._pending_sizes = collections.deque()
-        self._unflushed += len(text)
-        self._pending_sizes.append(len(text))
-        self._last_write = future
-        future.add_done_callback(self._flushed)
-
-    def _flushed(self, future: asyncio.Future[Any]) -> None:
-        assert self._pending_sizes is not None
-        self._unflushed -= self._pending_sizes.popleft()
-        if not future.cancelled():
-            future.exception()  # a closed socket is handled by on_close; nothing to log
 
     # FlowControlledClient
     def backlog(self) -> int:
-        return self._unflushed
+        """Bytes written to the WebSocket and not yet taken by the network."""
+        connection = self.ws_connection
+        stream = getattr(connection, "stream", None) if connection is not None else None
+        # Tornado's IOStream keeps the count; reading it costs nothing per message, unlike a
+        # done-callback on every write (an event-loop round per message).
+        buffer = getattr(stream, "_write_buffer", None)
+        return len(buffer) if buffer is not None else 0
 
     def drained(self) -> asyncio.Future[Any]:
         if self._last_write is None or self._last_write.done():

@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from .lsp import (
     INVALID_REQUEST,
     PARSE_ERROR,
@@ -47,6 +49,8 @@ MAX_LSP_INT = 2**31 - 1
 MAX_UINT64 = 2**64 - 1
 
 _EXPONENT = re.compile(r"[eE][+-]?0*(\d+)$")
+# Anywhere in a frame (strings included): a hit only sends the frame down the exact path.
+_MAYBE_HUGE_EXPONENT = re.compile(rf"[eE][+-]?0*\d{{{MAX_EXPONENT_DIGITS + 1}}}")
 
 
 class FrameRefused(ValueError):
@@ -95,15 +99,32 @@ def _has_lone_surrogate(message: Any) -> bool:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
 
 
-def loads_strict(frame: str | bytes) -> Any:
-    """``json.loads`` minus what Lean would read differently or choke on (see module doc)."""
-    text = frame if isinstance(frame, str) else frame.decode()
+def _loads_checked(text: str) -> Any:
+    """The slow, exact path: the stdlib decoder with hooks that see each number's text."""
     message = _DECODER.decode(text)
-    # Cheap pre-checks (C-speed substring counts) keep the walks off the hot path.
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(message, MAX_DEPTH):
-        raise FrameRefused(f"nested deeper than {MAX_DEPTH} levels")
     if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(message):
         raise FrameRefused("a string holds a lone UTF-16 surrogate")
+    return message
+
+
+def loads_strict(frame: str | bytes) -> Any:
+    """``json.loads`` minus what Lean would read differently or choke on (see module doc).
+
+    orjson parses every frame (the relay's hot path) and itself refuses NaN, Infinity, overflowing
+    numbers and lone surrogates; the exact decoder runs only for frames orjson refuses (to name
+    the reason) or whose text may hold a huge exponent.
+    """
+    text = frame if isinstance(frame, str) else frame.decode()
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        message = _loads_checked(text)
+    else:
+        if _MAYBE_HUGE_EXPONENT.search(text):
+            message = _loads_checked(text)
+    # Cheap pre-check (C-speed substring counts) keeps the walk off the hot path.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(message, MAX_DEPTH):
+        raise FrameRefused(f"nested deeper than {MAX_DEPTH} levels")
     return message
 
 

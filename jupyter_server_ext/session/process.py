@@ -247,6 +247,14 @@ class LeanProcess:
             return 0
         return proc.stdin.transport.get_write_buffer_size()
 
+    async def drain(self) -> None:
+        """Return once Lean has taken what was queued for it (or its stdin is gone)."""
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError, AssertionError):
+            await proc.stdin.drain()
+
     async def _read_stderr(self) -> None:
         stderr = self._stderr
         while True:

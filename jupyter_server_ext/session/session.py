@@ -720,14 +720,7 @@ class LeanSession:
         return self._input_drained
 
     async def _drain_stdin(self) -> None:
-        # LeanProcess has no drain() of its own (see the report for process.py): use the pipe's
-        # StreamWriter, which waits until the transport's buffer is back under its low mark.
-        proc = getattr(self._process, "_proc", None)
-        writer = proc.stdin if proc is not None else None
-        if writer is None:
-            return
-        with contextlib.suppress(ConnectionError, RuntimeError, AssertionError):
-            await writer.drain()
+        await self._process.drain()
 
     def _arm_stall_check(self) -> None:
         taken = self._bytes_to_lean - self._process.stdin_buffered_bytes()

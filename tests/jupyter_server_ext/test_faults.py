@@ -12,36 +12,16 @@ import asyncio
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import LspSocket, connect, ws_url
+from support import LspSocket
 
 from jupyter_server_ext.session import session as session_module
 
 Fetch = Any
 MiB = 1 << 20
-
-
-@pytest.fixture
-def open_socket(
-    http_server_client: Any, jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
-) -> Iterator[Any]:
-    """Open WebSockets to the running server (http_server_client makes it listen)."""
-    sockets: list[LspSocket] = []
-
-    async def _open(path: str = "/lean/lsp", **query: str) -> LspSocket:
-        if path == "/lean/lsp":
-            query.setdefault("project", "default")
-        socket = await connect(ws_url(jp_http_port, jp_base_url, path, **query), jp_auth_header)
-        sockets.append(socket)
-        return socket
-
-    yield _open
-    for socket in sockets:
-        socket.close()
 
 
 async def _new_session(open_socket: Any) -> tuple[LspSocket, str]:

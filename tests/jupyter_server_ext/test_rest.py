@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import process_alive
 from tornado.httpclient import HTTPClientError
 
 Fetch = Any
@@ -26,14 +27,6 @@ async def _status(
         body = exc.response.body if exc.response is not None else b""
         return exc.code, json.loads(body) if body else None
     return response.code, json.loads(response.body) if response.body else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 async def test_health_reports_lean_and_sandbox(jp_fetch: Fetch) -> None:
@@ -59,7 +52,7 @@ async def test_session_crud(jp_fetch: Fetch) -> None:
     assert created["state"] in ("starting", "ready") and created["exit_code"] is None
     assert created["created"].endswith("Z")
     pid = created["pid"]
-    assert _alive(pid)
+    assert process_alive(pid)
 
     listed = await _json(jp_fetch, "lean", "sessions")
     assert [s["id"] for s in listed] == [created["id"]]
@@ -68,7 +61,7 @@ async def test_session_crud(jp_fetch: Fetch) -> None:
 
     status, _ = await _status(jp_fetch, "lean", "sessions", created["id"], method="DELETE")
     assert status == 204
-    assert not _alive(pid), "the Lean process must be gone when DELETE returns"
+    assert not process_alive(pid), "the Lean process must be gone when DELETE returns"
     assert (await _status(jp_fetch, "lean", "sessions", created["id"]))[0] == 404
     assert (await _status(jp_fetch, "lean", "sessions", created["id"], method="DELETE"))[0] == 404
     assert await _json(jp_fetch, "lean", "sessions") == []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import LeanServerUnderTest, connect, ws_url
+from support import LeanServerUnderTest, connect, process_alive, ws_url
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 TOKEN = "test-token-0123456789"
@@ -42,14 +42,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _wait_until_serving(server: RunningServer, timeout: float = 30) -> None:
@@ -140,7 +132,7 @@ async def test_sigterm_leaves_no_lean_process_group_within_5_s(server: RunningSe
     sessions = await server.fetch("/lean/sessions")
     pids = [s["pid"] for s in sessions]
     assert len(pids) == 3 and detached["id"] in {s["id"] for s in sessions}
-    assert all(_alive(pid) for pid in pids)
+    assert all(process_alive(pid) for pid in pids)
     # Every process the server started (Lean servers, their sandboxes and children) and their
     # process groups (each Lean server leads its own).
     lean_processes = _descendants(server.process.pid)
@@ -154,7 +146,7 @@ async def test_sigterm_leaves_no_lean_process_group_within_5_s(server: RunningSe
         time.sleep(0.05)  # polling the process table: no event to await in another process
     elapsed = time.monotonic() - started
     assert [g for g in groups if _group_alive(g)] == [], f"groups alive after {elapsed:.1f} s"
-    assert [pid for pid in lean_processes if _alive(pid)] == []
+    assert [pid for pid in lean_processes if process_alive(pid)] == []
     assert server.process.wait(timeout=15) is not None
     assert (await attached_socket.wait_closed())[0] is not None
 

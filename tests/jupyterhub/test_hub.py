@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import LeanServerUnderTest, connect, connect_status, ws_url
+from support import LeanServerUnderTest, connect, connect_status, process_alive, ws_url
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyter_server_ext.session.sandbox import check_bwrap
@@ -239,14 +239,6 @@ async def test_a_users_token_is_refused_on_another_users_server(
     assert (await _fetch(hub, f"/user/{victim}/lean/health", hub.tokens[victim]))[0] == 200
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 async def test_stopping_a_server_from_the_hub_leaves_no_lean_behind(hub: RunningHub) -> None:
     """What the Hub's "Stop My Server" does (SIGINT, then SIGTERM, then SIGKILL to the
     single-user server): its Lean servers go too, wherever the stop lands."""
@@ -258,8 +250,8 @@ async def test_stopping_a_server_from_the_hub_leaves_no_lean_behind(hub: Running
         assert status == 201
         pids.append(created["pid"])
     hub.lean_pids.extend(pids)
-    assert all(_alive(pid) for pid in pids)
+    assert all(process_alive(pid) for pid in pids)
     status, body = hub.admin("DELETE", "/users/carol/server")
     assert status in (202, 204), (status, body)
-    _poll(lambda: not any(_alive(pid) for pid in pids), "carol's Lean servers ending", hub,
+    _poll(lambda: not any(process_alive(pid) for pid in pids), "carol's Lean servers ending", hub,
           deadline=30)
