@@ -97,6 +97,11 @@ def _effective_capabilities() -> int:
     return 0
 
 
+def _write_lake(project: str) -> None:
+    os.makedirs(os.path.join(project, ".lake"), exist_ok=True)
+    _write(os.path.join(project, ".lake", "planted.olean"))
+
+
 def confine(options: dict[str, str]) -> dict[str, Any]:
     project = os.getcwd()
     pid = options.get("pid", "")
@@ -109,6 +114,8 @@ def confine(options: dict[str, str]) -> dict[str, Any]:
         "read_secret": _can(lambda: _read(options["secret"])),
         "read_shadow": _can(lambda: _read("/etc/shadow")),
         "write_project": _can(lambda: _write(os.path.join(project, "probe-was-here.txt"))),
+        # A planted build product would be loaded by every later session of the project.
+        "write_lake": _can(lambda: _write_lake(project)),
         "write_outside": _can(lambda: _write(os.path.join(options["outside"], "probe.txt"))),
         "write_toolchain": _can(lambda: _write(os.path.join(HERE, "probe-was-here.txt"))),
         "sees_host_tmp": os.path.exists(options["host_tmp"]),

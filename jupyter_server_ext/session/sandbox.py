@@ -213,13 +213,10 @@ def bwrap_argv(
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     project_real = os.path.realpath(project_dir)
+    # The whole project is read-only, its build output (.lake) included: code run by one session
+    # must not plant .olean files that other sessions of the project then load. Build the
+    # project (`lake build`) before serving it, as lean4web does.
     args += ["--ro-bind", project_real, project_real]
-    # Lake writes its build output (.lake) inside the project: that one folder stays writable when
-    # it exists and we may write it, so `lake serve` can build dependencies. Everything else in
-    # the project is read-only.
-    lake_dir = os.path.join(project_real, ".lake")
-    if os.path.isdir(lake_dir) and os.access(lake_dir, os.W_OK):
-        args += ["--bind", lake_dir, lake_dir]
     workspace_real = os.path.realpath(workspace_dir)
     args += ["--bind", workspace_real, workspace_real, "--chdir", project_real, "--"]
     return args + argv

@@ -38,8 +38,8 @@ PROBE = Path(__file__).resolve().parent.parent / "sandbox_probe.py"
 SECRET_ENV = "SECRET_TOKEN"
 MiB = 1 << 20
 # What the probe must not manage inside the sandbox (and manages without it).
-ESCAPES = ("read_secret", "write_project", "write_outside", "write_toolchain", "sees_host_tmp",
-           "network", "sees_test_process", "env_secret")
+ESCAPES = ("read_secret", "write_project", "write_lake", "write_outside", "write_toolchain",
+           "sees_host_tmp", "network", "sees_test_process", "env_secret")
 
 
 def _bwrap_problem() -> str | None:
@@ -95,7 +95,10 @@ def sandbox_mode() -> str:
 
 
 @pytest.fixture
-def lean_config(probe_argv: list[str], sandbox_mode: str) -> dict[str, object]:
+def lean_config(probe_argv: list[str], sandbox_mode: str, jp_root_dir: Path
+                ) -> dict[str, object]:
+    # A built project: its .lake must stay read-only too (no planting build products).
+    (jp_root_dir / ".lake").mkdir(exist_ok=True)
     return {"lean_command": probe_argv, "sandbox": sandbox_mode, "memory_limit": 200 * MiB,
             "cpu_time_limit": 1, "file_size_limit": 1 * MiB}
 
@@ -175,7 +178,7 @@ async def test_kernel_path_is_sandboxed_too(probe_argv: list[str], tmp_path: Pat
     """The kernel starts Lean through LeanSessionManager in its own process, without a Jupyter
     server: the same sandbox applies."""
     project = tmp_path / "project"
-    project.mkdir()
+    (project / ".lake").mkdir(parents=True)
     manager = LeanSessionManager(lean_command=probe_argv, sandbox="bwrap",
                                  projects={"default": str(project)},
                                  workspace_root=str(tmp_path / "ws"), idle_timeout=0)
