@@ -49,8 +49,10 @@ MAX_LSP_INT = 2**31 - 1
 MAX_UINT64 = 2**64 - 1
 
 _EXPONENT = re.compile(r"[eE][+-]?0*(\d+)$")
-# Anywhere in a frame (strings included): a hit only sends the frame down the exact path.
-_MAYBE_HUGE_EXPONENT = re.compile(rf"[eE][+-]?0*\d{{{MAX_EXPONENT_DIGITS + 1}}}")
+# Anywhere in a frame (strings included): a hit only sends the frame down the exact path. Long
+# digit runs too: orjson reads integers past 64 bits as floats, Lean (and the exact path) as
+# integers, and a request id must come back exactly as it was sent.
+_NEEDS_EXACT_PARSE = re.compile(rf"[eE][+-]?0*\d{{{MAX_EXPONENT_DIGITS + 1}}}|\d{{19}}")
 
 
 class FrameRefused(ValueError):
@@ -112,7 +114,7 @@ def loads_strict(frame: str | bytes) -> Any:
 
     orjson parses every frame (the relay's hot path) and itself refuses NaN, Infinity, overflowing
     numbers and lone surrogates; the exact decoder runs only for frames orjson refuses (to name
-    the reason) or whose text may hold a huge exponent.
+    the reason) or whose text may hold a huge exponent or an integer past 64 bits.
     """
     text = frame if isinstance(frame, str) else frame.decode()
     try:
@@ -120,7 +122,7 @@ def loads_strict(frame: str | bytes) -> Any:
     except orjson.JSONDecodeError:
         message = _loads_checked(text)
     else:
-        if _MAYBE_HUGE_EXPONENT.search(text):
+        if _NEEDS_EXACT_PARSE.search(text):
             message = _loads_checked(text)
     # Cheap pre-check (C-speed substring counts) keeps the walk off the hot path.
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(message, MAX_DEPTH):

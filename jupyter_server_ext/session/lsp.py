@@ -7,6 +7,7 @@ byte boundary simply waits for the rest.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import orjson
@@ -42,13 +43,21 @@ def loads(data: str | bytes) -> Any:
     return orjson.loads(data)
 
 
+def _dump_bytes(message: Any) -> bytes:
+    try:
+        return orjson.dumps(message)
+    except TypeError:
+        # orjson stops at 64-bit integers; JSON (and Lean) have no such limit.
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def dumps(message: Any) -> str:
     """Compact JSON text, non-ASCII kept as is."""
-    return orjson.dumps(message).decode()
+    return _dump_bytes(message).decode()
 
 
 def encode_message(message: JsonObject) -> bytes:
-    body = orjson.dumps(message)
+    body = _dump_bytes(message)
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
@@ -116,24 +125,6 @@ def result_response(request_id: Any, result: Any) -> JsonObject:
 
 def notification(method: str, params: Any) -> JsonObject:
     return {"jsonrpc": "2.0", "method": method, "params": params}
-
-
-def parse_client_frame(frame: str | bytes) -> tuple[JsonObject | None, JsonObject | None]:
-    """Parse one WebSocket frame as a JSON-RPC 2.0 message.
-
-    Returns (message, None) for a valid message, (None, error_response) otherwise.
-    """
-    try:
-        message = orjson.loads(frame)
-    except (ValueError, RecursionError):
-        return None, error_response(None, PARSE_ERROR, "Parse error: the frame is not valid JSON")
-    problem = json_rpc_problem(message)
-    if problem is not None:
-        request_id = message.get("id") if isinstance(message, dict) else None
-        if not _valid_id(request_id):
-            request_id = None
-        return None, error_response(request_id, INVALID_REQUEST, f"Invalid request: {problem}")
-    return message, None
 
 
 def _valid_id(value: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Content-Length framing and JSON-RPC checks of the session layer."""
+"""Content-Length framing, and the JSON-RPC checks of frames from clients."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 
 import pytest
 
+from jupyter_server_ext.session.guard import parse_client_frame
 from jupyter_server_ext.session.lsp import (
     INVALID_REQUEST,
     PARSE_ERROR,
     LspProtocolError,
     MessageTooLarge,
     encode_message,
-    parse_client_frame,
     read_message_body,
 )
 
@@ -138,3 +138,13 @@ def test_error_keeps_a_valid_request_id() -> None:
 def test_valid_frames_pass(frame: str) -> None:
     message, error = parse_client_frame(frame)
     assert error is None and message == json.loads(frame)
+
+
+def test_integers_past_64_bits_survive_parsing_and_encoding() -> None:
+    # Lean's JSON numbers are arbitrary precision: a request id must come back exactly.
+    frame = '{"jsonrpc": "2.0", "id": 18446744073709551617, "method": "x", "params": {}}'
+    message, error = parse_client_frame(frame)
+    assert error is None and message is not None
+    assert message["id"] == 18446744073709551617
+    body = encode_message(message).partition(b"\r\n\r\n")[2]
+    assert b'"id":18446744073709551617' in body
