@@ -7,7 +7,7 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 SESSIONS_STARTED = Counter("jupyter_lean_sessions_started", "Lean servers started")
@@ -15,16 +15,28 @@ SESSIONS_CULLED = Counter("jupyter_lean_sessions_culled", "Lean sessions stopped
 SESSIONS_CRASHED = Counter(
     "jupyter_lean_sessions_crashed", "Lean servers that exited without being asked to"
 )
-MESSAGES = Counter("jupyter_lean_messages", "LSP messages relayed", ["direction"])
 SPAWN_READY_SECONDS = Histogram(
     "jupyter_lean_spawn_ready_seconds",
     "Seconds from starting a Lean server to its initialize result",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 
-# Bound children: a label lookup per relayed message would cost more than the increment.
-CLIENT_TO_LEAN = MESSAGES.labels(direction="client_to_lean")
-LEAN_TO_CLIENT = MESSAGES.labels(direction="lean_to_client")
+
+class RelayCounts:
+    """Messages relayed per direction: plain integers bumped on the hot path (a prometheus
+    Counter takes a lock per increment), exposed as jupyter_lean_messages_total when scraped."""
+
+    client_to_lean = 0
+    lean_to_client = 0
+
+
+class _RelayedMessages(Collector):
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("jupyter_lean_messages", "LSP messages relayed",
+                                     labels=["direction"])
+        family.add_metric(["client_to_lean"], RelayCounts.client_to_lean)
+        family.add_metric(["lean_to_client"], RelayCounts.lean_to_client)
+        yield family
 
 StateCounter = Callable[[], Iterable[str]]
 
@@ -51,3 +63,4 @@ class _SessionStates(Collector):
 
 SESSION_STATES = _SessionStates()
 REGISTRY.register(SESSION_STATES)
+REGISTRY.register(_RelayedMessages())

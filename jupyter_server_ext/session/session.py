@@ -382,7 +382,7 @@ class LeanSession:
 
     def _deliver(self, message: JsonObject, raw: str | None = None) -> None:
         if self._client is not None:
-            metrics.LEAN_TO_CLIENT.inc()
+            metrics.RelayCounts.lean_to_client += 1
             self._client.deliver(message, raw)
 
     # -- client -> Lean --------------------------------------------------------------------
@@ -394,7 +394,7 @@ class LeanSession:
         if client is not self._client:
             return
         self.touch()
-        metrics.CLIENT_TO_LEAN.inc()
+        metrics.RelayCounts.client_to_lean += 1
         try:
             self._receive(message, raw)
         except Exception:
