@@ -19,7 +19,8 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml labextension/package.json
 
 lab: $(VENV)/.installed
 	$(PY) -m jupyter_server_ext.doctor --offer-install
-	PATH="$$HOME/.elan/bin:$$PATH" $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	PATH="$$HOME/.elan/bin:$$PATH" $(VENV)/bin/jupyter lab --notebook-dir=notebooks \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 system-deps:
 	@bash .ci/system-deps
