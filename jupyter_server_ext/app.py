@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 
 from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool
 
 from ._version import __version__
 from .handlers import handlers
@@ -19,6 +21,12 @@ class LeanExtensionApp(ExtensionApp):
     classes = [LeanSessionManager]
 
     session_manager: LeanSessionManager
+
+    freeze_gc_at_start = Bool(
+        True,
+        help="Move the objects of the started server out of the cyclic garbage collector's "
+        "scans (gc.freeze): full collections then take microseconds instead of ~0.1 s.",
+    ).tag(config=True)
 
     def initialize_settings(self) -> None:
         self.session_manager = LeanSessionManager(
@@ -36,6 +44,11 @@ class LeanExtensionApp(ExtensionApp):
         self.serverapp.web_app.settings["lean_last_activity"] = moment
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
+        if self.freeze_gc_at_start:
+            # A started Jupyter server holds some 200,000 long-lived objects; every full
+            # collection scans them all (~0.1 s each, several a minute under LSP traffic, each a
+            # stall for every client). Freezing moves them out of the collector's way.
+            gc.freeze()
         self.session_manager.start()
 
     async def stop_extension(self) -> None:
