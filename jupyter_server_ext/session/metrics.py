@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -38,7 +38,6 @@ class _RelayedMessages(Collector):
         family.add_metric(["lean_to_client"], RelayCounts.lean_to_client)
         yield family
 
-StateCounter = Callable[[], Iterable[str]]
 
 
 class _SessionStates(Collector):
