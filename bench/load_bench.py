@@ -64,6 +64,8 @@ from _util import (
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from jupyter_server_ext.session.process import descendants, proc_stat
+
 PYTHON = sys.executable
 STANDIN = REPO / "tests" / "lean_standin.py"
 DOCUMENT = "def answer := 42\n#eval answer\n"
@@ -156,27 +158,9 @@ class Server:
         return descendants(self.pid)
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(") ", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else int(fields[1])
-
-
-def descendants(root: int) -> set[int]:
-    parents = {pid: parent for pid in pids() if (parent := _parent(pid)) is not None}
-    found: set[int] = set()
-    frontier = {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def alive(pid: int) -> bool:
-    return _parent(pid) is not None
+    stat = proc_stat(pid)
+    return stat is not None and stat.state != "Z"
 
 
 # -- one client ----------------------------------------------------------------------------

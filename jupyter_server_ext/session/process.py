@@ -12,6 +12,7 @@ import shutil
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .sandbox import bwrap_argv, run_as_kwargs, sandbox_env
 
@@ -139,30 +140,50 @@ def add_lean_flags(argv: list[str], flags: list[str]) -> list[str]:
     return list(argv)
 
 
-def descendant_groups(root: int) -> set[int]:
-    """Process groups of ``root``'s descendants other than its own (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    groups: dict[int, int] = {}
+class ProcStat(NamedTuple):
+    parent: int
+    group: int
+    state: str  # "R", "S", ... ; "Z" for a zombie awaiting its reaper
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """What /proc says of ``pid``; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return ProcStat(int(fields[1]), int(fields[2]), fields[0].decode())
+
+
+def process_table() -> dict[int, ProcStat]:
+    table: dict[int, ProcStat] = {}
     with contextlib.suppress(OSError):
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            pid = int(entry.name)
-            children.setdefault(int(fields[1]), []).append(pid)
-            groups[pid] = int(fields[2])
+            if entry.name.isdigit() and (stat := proc_stat(int(entry.name))) is not None:
+                table[int(entry.name)] = stat
+    return table
+
+
+def descendants(root: int, table: dict[int, ProcStat] | None = None) -> set[int]:
+    """Every process below ``root`` in the process tree (read from /proc)."""
+    table = process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for pid, stat in table.items():
+        children.setdefault(stat.parent, []).append(pid)
     found: set[int] = set()
     pending = list(children.get(root, []))
     while pending:
         pid = pending.pop()
-        if groups.get(pid, root) != root:
-            found.add(groups[pid])
+        found.add(pid)
         pending.extend(children.get(pid, []))
     return found
+
+
+def descendant_groups(root: int) -> set[int]:
+    """Process groups of ``root``'s descendants other than its own."""
+    table = process_table()
+    return {table[pid].group for pid in descendants(root, table) if table[pid].group != root}
 
 
 class LeanProcess:

@@ -19,6 +19,8 @@ import pytest
 from support import LeanServerUnderTest, connect, process_alive, ws_url
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from jupyter_server_ext.session.process import descendants, proc_stat
+
 TOKEN = "test-token-0123456789"
 
 
@@ -82,29 +84,6 @@ def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[Running
         process.stderr.close()
 
 
-def _stat(pid: int) -> tuple[int, int, str] | None:
-    """(parent pid, process group, state) of a live process, None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(") ", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return int(fields[1]), int(fields[2]), fields[0]
-
-
-def _descendants(root: int) -> set[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
-            parents[int(entry)] = stat[0]
-    found: set[int] = set()
-    frontier = {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _group_alive(pgid: int) -> bool:
     """Does any process of the group still run? (Zombies awaiting their reaper do not.)"""
     try:
@@ -112,7 +91,7 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     members = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-               if (stat := _stat(pid)) is not None and stat[1] == pgid and stat[2] != "Z"]
+               if (stat := proc_stat(pid)) is not None and stat.group == pgid and stat.state != "Z"]
     return bool(members)
 
 
@@ -135,8 +114,8 @@ async def test_sigterm_leaves_no_lean_process_group_within_5_s(server: RunningSe
     assert all(process_alive(pid) for pid in pids)
     # Every process the server started (Lean servers, their sandboxes and children) and their
     # process groups (each Lean server leads its own).
-    lean_processes = _descendants(server.process.pid)
-    groups = {stat[1] for pid in lean_processes if (stat := _stat(pid)) is not None}
+    lean_processes = descendants(server.process.pid)
+    groups = {stat.group for pid in lean_processes if (stat := proc_stat(pid)) is not None}
     groups.discard(server.process.pid)
     assert set(pids) <= groups, "each Lean server leads its own process group"
 
