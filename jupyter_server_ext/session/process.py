@@ -360,8 +360,3 @@ class LeanProcess:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._proc.stdin is not None:
             self._proc.stdin.close()
-
-    def kill_now(self) -> None:
-        """Synchronous last resort (interpreter exit): SIGKILL the whole group."""
-        if self._proc is not None and self.returncode is None:
-            self._kill_group(signal.SIGKILL)
