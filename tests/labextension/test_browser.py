@@ -246,12 +246,21 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     context.set_default_timeout(UI_TIMEOUT)
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
     yield page
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"))
     context.close()
-    # Exceptions thrown in the page (ours would show as RangeError etc.) fail the test.
-    assert not errors, f"uncaught errors in the page: {errors}"
+    # Exceptions thrown in the page fail the test, except JupyterLab's own known one: closing a
+    # large notebook while its idle-time cell rendering is scheduled reads the model of a
+    # disposed cell ("Cannot read properties of null (reading 'id')" in _runOnIdleTime, every
+    # frame in jlab_core). Anything with a frame outside JupyterLab's core bundle is ours.
+    ours = [error for error in errors if not _only_jupyterlab_core(error)]
+    assert not ours, f"uncaught errors in the page: {ours}"
+
+
+def _only_jupyterlab_core(error: str) -> bool:
+    frames = [line for line in error.splitlines() if line.strip().startswith("at ")]
+    return bool(frames) and all("/static/lab/jlab_core." in frame for frame in frames)
 
 
 # --- page helpers -------------------------------------------------------------------------------
@@ -494,8 +503,11 @@ def test_a_keystroke_sends_one_small_change_and_closing_sends_did_close(page, la
     (lab.root / "big.ipynb").write_text(notebook_json(*sources))
     sent: list[dict] = []
 
+    sockets: list = []
+
     def watch(socket) -> None:
         if "/lean/" in socket.url:
+            sockets.append(socket)
             socket.on("framesent", lambda frame: sent.append(json.loads(frame)))
 
     page.on("websocket", watch)
@@ -524,9 +536,11 @@ def test_a_keystroke_sends_one_small_change_and_closing_sends_did_close(page, la
     page.keyboard.press("Escape")
     page.keyboard.press("Alt+w")
     discard = page.get_by_role("button", name="Discard")
-    discard.click()
+    with sockets[-1].expect_event(
+        "framesent", predicate=lambda frame: "textDocument/didClose" in frame
+    ):
+        discard.click()
     expect(page.locator(".jp-Notebook")).to_have_count(0)
-    page.wait_for_timeout(500)
     closes = [m for m in sent if m.get("method") == "textDocument/didClose"]
     uri = opened[0]["params"]["textDocument"]["uri"]
     assert closes and closes[-1]["params"]["textDocument"]["uri"] == uri
