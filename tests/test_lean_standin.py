@@ -274,6 +274,35 @@ async def test_first_message_must_be_initialize(start: Start) -> None:
             in await client.stderr_text())
 
 
+async def test_messages_sent_with_initialize_in_one_write_are_all_handled(start: Start) -> None:
+    # The stand-in answers initialize before it loads its main loop: whatever arrived in the
+    # same read must survive that hand-over.
+    client = await start(initialize=False)
+    frames = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": URI, "languageId": "lean4", "version": 1, "text": "#eval 6 * 7\n"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "textDocument/waitForDiagnostics",
+         "params": {"uri": URI, "version": 1}},
+    ]
+    bodies = [json.dumps(frame).encode() for frame in frames]
+    client.send_bytes(b"".join(b"Content-Length: %d\r\n\r\n" % len(b) + b for b in bodies))
+    batch = await client.until(is_response(2))
+    assert "capabilities" in batch[0]["result"]
+    assert batch[-1]["result"] == {}
+    (published,) = [m for m in publishes(batch) if m["params"]["version"] == 1]
+    assert [d["message"] for d in published["params"]["diagnostics"]] == ["42"]
+
+
+async def test_malformed_first_header_is_fatal_before_initialize(start: Start) -> None:
+    client = await start(initialize=False)
+    client.send_bytes(b"Content-Length: twelve\r\n\r\n")
+    assert await client.exit_code() == 1
+    assert ('Watchdog error: Invalid header field: "Content-Length: twelve\\r\\n"'
+            in await client.stderr_text())
+
+
 async def test_did_open_before_initialized_is_fatal(start: Start) -> None:
     client = await start(initialize=False)
     response = await client.call("initialize", {"processId": None})
