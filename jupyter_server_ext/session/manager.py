@@ -28,6 +28,9 @@ from .session import LeanSession, SessionState
 
 GiB = 1 << 30
 NOBODY_UID = 65534
+# A refill after a hand-out waits this long, so that starting the replacement server (a fork, an
+# exec and a CPU-bound start) does not compete with the session being handed out.
+REFILL_AFTER_TAKE_S = 0.25
 
 
 class SessionError(Exception):
@@ -279,7 +282,7 @@ class LeanSessionManager(LoggingConfigurable):
             session.owner = owner
             self.sessions[session.id] = session
             session.touch()
-        self._schedule_refill(project)
+        self._schedule_refill(project, delay=REFILL_AFTER_TAKE_S)
         return session
 
     def _new_session(self, project: str) -> LeanSession:
@@ -393,14 +396,16 @@ class LeanSessionManager(LoggingConfigurable):
         self._refills.add(task)  # type: ignore[arg-type]
         task.add_done_callback(self._refills.discard)  # type: ignore[arg-type]
 
-    def _schedule_refill(self, project: str) -> None:
+    def _schedule_refill(self, project: str, delay: float = 0.0) -> None:
         if self.warm_pool_size <= 0 or self._closing:
             return
-        task = asyncio.create_task(self._refill(project))
+        task = asyncio.create_task(self._refill(project, delay))
         self._refills.add(task)
         task.add_done_callback(self._refills.discard)
 
-    async def _refill(self, project: str) -> None:
+    async def _refill(self, project: str, delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
         pool = self._warm.setdefault(project, [])
         while len(pool) < self.warm_pool_size and not self._closing:
             try:
