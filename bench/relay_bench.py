@@ -51,6 +51,7 @@ from _util import (  # bench/ is not a package: imported from its own folder
     REPO,
     RUN_MARKER_VAR,
     Child,
+    cpu_ticks_below,
     fmt_ms,
     fmt_rate,
     free_port,
@@ -199,6 +200,7 @@ class JupyterServer:
             f"jupyter server {name}", self._health, deadline_s=SERVER_READY_DEADLINE_S,
             alive=lambda: self.child.alive, interval_s=0.05, on_fail=self.child.log_tail)
         self.startup_s = time.monotonic() - started
+        self._lean_cpu_ticks = -1
         log(f"  ready after {self.startup_s:.1f} s; /lean/health: {json.dumps(self.health)}")
 
     def _health(self) -> dict[str, Any] | None:
@@ -244,13 +246,19 @@ class JupyterServer:
         return values
 
     def warm_pool_ready(self) -> bool:
-        """The pool holds warm_pool_size sessions and every Lean server started so far has
-        answered its initialize (the refill, which works one server at a time, is done)."""
+        """The pool holds warm_pool_size sessions, every Lean server started so far has
+        answered its initialize (the refill, which works one server at a time, is done), and
+        the Lean servers have gone idle: no CPU used by any process below the Jupyter server
+        since the previous poll. The stand-in answers initialize before it loads its main loop
+        (as Lean's watchdog does), and a warm session is one whose server is waiting, not one
+        still loading on the same two cores as the server being measured."""
         m = self.metrics()
         warm = m.get('jupyter_lean_sessions{state="warm"}', 0)
         started = m.get("jupyter_lean_sessions_started_total", 0)
         ready = m.get("jupyter_lean_spawn_ready_seconds_count", 0)
-        return warm >= WARM_POOL_SIZE and started == ready
+        ticks = cpu_ticks_below(self.child.proc.pid)
+        idle, self._lean_cpu_ticks = ticks == self._lean_cpu_ticks, ticks
+        return warm >= WARM_POOL_SIZE and started == ready and idle
 
     def stop(self) -> None:
         code = self.child.stop()
@@ -557,7 +565,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds one ws_rtt.py run or one session creation may take")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["jupyter-lsp", "bwrap", "create"],
+                        choices=["relay", "jupyter-lsp", "bwrap", "create"],
                         help="leave out a part (repeatable)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed (default: only errors fail)")
@@ -603,6 +611,8 @@ def main() -> int:
         relay_rows.append(lean_default)
     if "jupyter-lsp" not in args.skip:
         relay_rows.append(jlsp)
+    if "relay" in args.skip:
+        relay_rows = []
     create_rows: list[CreateRow] = []
     servers: list[Any] = []
     failure = False
@@ -616,39 +626,40 @@ def main() -> int:
     try:
         # 1. Relay: ref_bridge and both /lean/lsp servers stay up together (idle costs nothing),
         # and the rounds interleave the paths, so drift hits them all alike.
-        ref_server = RefBridge(workdir / "ref_bridge", ref_bridge, echo_lsp, env)
-        servers.append(ref_server)
-        relay_none = JupyterServer("relay-none", workdir / "relay-none",
-                                   lean_argv=[PYTHON, str(echo_lsp)], echo_lsp=echo_lsp,
-                                   sandbox="none", warm_pool_size=0, env=env)
-        servers.append(relay_none)
-        relay_default = None
-        if lean_default in relay_rows:
-            relay_default = JupyterServer("relay-default", workdir / "relay-default",
-                                          lean_argv=[PYTHON, str(echo_lsp)], echo_lsp=echo_lsp,
-                                          sandbox=None, warm_pool_size=0, env=env)
-            servers.append(relay_default)
-            lean_default.label = (f"this project /lean/lsp, default sandbox "
-                                  f"(auto: {relay_default.sandbox_in_force})")
-        for number in range(1, rounds + 1):
-            log(f"relay round {number}/{rounds}")
-            measure_relay(stdio, ws_rtt_py, ["stdio", PYTHON, str(echo_lsp)], n_pipe=n_pipe,
-                          env=env, timeout=args.timeout)
-            measure_relay(ref, ws_rtt_py, ["ws", ref_server.url()], n_pipe=n_pipe, env=env,
-                          timeout=args.timeout)
-            measure_relay(lean_none, ws_rtt_py, ["ws", relay_none.lean_lsp_url()],
-                          n_pipe=n_pipe, env=env, timeout=args.timeout,
-                          after=relay_none.delete_all_sessions)
-            if relay_default is not None:
-                measure_relay(lean_default, ws_rtt_py, ["ws", relay_default.lean_lsp_url()],
+        if relay_rows:  # --skip relay leaves them all out
+            ref_server = RefBridge(workdir / "ref_bridge", ref_bridge, echo_lsp, env)
+            servers.append(ref_server)
+            relay_none = JupyterServer("relay-none", workdir / "relay-none",
+                                       lean_argv=[PYTHON, str(echo_lsp)], echo_lsp=echo_lsp,
+                                       sandbox="none", warm_pool_size=0, env=env)
+            servers.append(relay_none)
+            relay_default = None
+            if lean_default in relay_rows:
+                relay_default = JupyterServer("relay-default", workdir / "relay-default",
+                                              lean_argv=[PYTHON, str(echo_lsp)], echo_lsp=echo_lsp,
+                                              sandbox=None, warm_pool_size=0, env=env)
+                servers.append(relay_default)
+                lean_default.label = (f"this project /lean/lsp, default sandbox "
+                                      f"(auto: {relay_default.sandbox_in_force})")
+            for number in range(1, rounds + 1):
+                log(f"relay round {number}/{rounds}")
+                measure_relay(stdio, ws_rtt_py, ["stdio", PYTHON, str(echo_lsp)], n_pipe=n_pipe,
+                              env=env, timeout=args.timeout)
+                measure_relay(ref, ws_rtt_py, ["ws", ref_server.url()], n_pipe=n_pipe, env=env,
+                              timeout=args.timeout)
+                measure_relay(lean_none, ws_rtt_py, ["ws", relay_none.lean_lsp_url()],
                               n_pipe=n_pipe, env=env, timeout=args.timeout,
-                              after=relay_default.delete_all_sessions)
-        if jlsp in relay_rows:
-            measure_relay(jlsp, ws_rtt_py, ["ws", relay_none.jupyter_lsp_url()], n_pipe=n_pipe,
-                          env=env, timeout=args.timeout)
-        for server in reversed(servers):
-            server.stop()
-        servers.clear()
+                              after=relay_none.delete_all_sessions)
+                if relay_default is not None:
+                    measure_relay(lean_default, ws_rtt_py, ["ws", relay_default.lean_lsp_url()],
+                                  n_pipe=n_pipe, env=env, timeout=args.timeout,
+                                  after=relay_default.delete_all_sessions)
+            if jlsp in relay_rows:
+                measure_relay(jlsp, ws_rtt_py, ["ws", relay_none.jupyter_lsp_url()], n_pipe=n_pipe,
+                              env=env, timeout=args.timeout)
+            for server in reversed(servers):
+                server.stop()
+            servers.clear()
 
         # 2. Create-to-initialized, one server per (sandbox, pool) with the stand-in as Lean.
         if "create" not in args.skip:
@@ -719,9 +730,10 @@ def main() -> int:
                + ". Peer: echo_lsp.py. Load average (1 min) "
                f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end.")
     out.append("")
-    out.append(relay_table(relay_rows, ref))
-    if create_rows:
+    if relay_rows:
+        out.append(relay_table(relay_rows, ref))
         out.append("")
+    if create_rows:
         out.append(f"Create-to-initialized: WS /lean/lsp?project=default opened, `initialize` "
                    f"sent, until its result arrives; Lean = {standin_note}; {warmup} warm-up "
                    f"creations not counted; each session deleted after its sample.")
