@@ -18,7 +18,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
 from .session import LeanSession, LeanSessionManager, SessionError
 from .session import session as session_module
@@ -31,6 +31,7 @@ from .session.command import (
 )
 from .session.guard import parse_client_frame
 from .session.lsp import PARSE_ERROR, JsonObject, dumps, error_response, notification
+from .ws_frames import CoalescingMixin
 
 AUTH_RESOURCE = "lean"
 _SINGLE_PRINCIPAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
@@ -175,16 +176,13 @@ def _close_reason(reason: str) -> str:
     return encoded.decode(errors="ignore")
 
 
-class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin,
-                       JupyterHandler):
+class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHandler,
+                       ExtensionHandlerMixin, JupyterHandler):
     """One LSP client: JSON-RPC messages as text frames, relayed to and from its session."""
 
     auth_resource = AUTH_RESOURCE
     session: LeanSession | None = None
     created_session = False
-    # Outgoing flow control: characters written but not yet flushed to the socket (one entry
-    # per frame, in write order: Tornado completes write futures in that order).
-    _last_write: asyncio.Future[Any] | None = None
 
     def set_default_headers(self) -> None:
         """JupyterHandler's CSP and other page headers make no sense for a WebSocket."""
@@ -259,27 +257,14 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, WebSocketHandler, ExtensionHan
 
     # ClientConnection
     def deliver(self, message: JsonObject, raw: str | None = None) -> None:
-        try:
-            self._last_write = self.write_message(raw if raw is not None else dumps(message))
-        except WebSocketClosedError:
-            return
+        self.send_text(raw if raw is not None else dumps(message))
 
     # FlowControlledClient
     def backlog(self) -> int:
-        """Bytes written to the WebSocket and not yet taken by the network."""
-        connection = self.ws_connection
-        stream = getattr(connection, "stream", None) if connection is not None else None
-        # Tornado's IOStream keeps the count; reading it costs nothing per message, unlike a
-        # done-callback on every write (an event-loop round per message).
-        buffer = getattr(stream, "_write_buffer", None)
-        return len(buffer) if buffer is not None else 0
+        return self.write_backlog()
 
     def drained(self) -> asyncio.Future[Any]:
-        if self._last_write is None or self._last_write.done():
-            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-        return self._last_write
+        return self.write_drained()
 
     def close_session(self, code: int, reason: str) -> None:
         self.close(code, _close_reason(reason))

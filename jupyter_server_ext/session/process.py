@@ -189,9 +189,11 @@ def descendant_groups(root: int) -> set[int]:
 class LeanProcess:
     """The OS side of a Lean server: pipes, stderr tail, exit detection, stopping."""
 
-    def __init__(self, spec: LaunchSpec, on_exit: Callable[[int], None]) -> None:
+    def __init__(self, spec: LaunchSpec, on_exit: Callable[[int], None],
+                 on_stdin_backlog: Callable[[], None] | None = None) -> None:
         self.spec = spec
         self._on_exit = on_exit
+        self._on_stdin_backlog = on_stdin_backlog
         self._proc: asyncio.subprocess.Process | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._tasks: list[asyncio.Task[None]] = []
@@ -200,6 +202,10 @@ class LeanProcess:
         self._stderr_transport: asyncio.ReadTransport | None = None
         self.returncode: int | None = None
         self.exited = asyncio.Event()
+        # Messages written in one turn of the event loop reach Lean in one write at its end
+        # (a pipelining client sends dozens per turn: one syscall and one wake-up of Lean).
+        self._stdin_queue: list[bytes] = []
+        self._stdin_queued_bytes = 0
 
     @property
     def pid(self) -> int | None:
@@ -255,21 +261,38 @@ class LeanProcess:
         self._tasks = [self._stderr_reader, asyncio.create_task(self._wait())]
 
     def write(self, data: bytes) -> None:
-        """Queue bytes for Lean's stdin; a closed pipe is ignored (the exit is reported)."""
+        """Queue bytes for Lean's stdin, written at the end of this turn of the event loop; a
+        closed pipe is ignored (the exit is reported)."""
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+            return
+        if not self._stdin_queue:
+            asyncio.get_running_loop().call_soon(self.flush_stdin)
+        self._stdin_queue.append(data)
+        self._stdin_queued_bytes += len(data)
+
+    def flush_stdin(self) -> None:
+        """Hand what ``write`` queued to the pipe now."""
+        if not self._stdin_queue:
+            return
+        chunks, self._stdin_queue, self._stdin_queued_bytes = self._stdin_queue, [], 0
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
-            proc.stdin.write(data)
+            proc.stdin.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if self._on_stdin_backlog is not None and proc.stdin.transport.get_write_buffer_size():
+            self._on_stdin_backlog()  # the pipe is full: Lean is not keeping up (or stuck)
 
     def stdin_buffered_bytes(self) -> int:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return 0
-        return proc.stdin.transport.get_write_buffer_size()
+        return self._stdin_queued_bytes + proc.stdin.transport.get_write_buffer_size()
 
     async def drain(self) -> None:
         """Return once Lean has taken what was queued for it (or its stdin is gone)."""
+        self.flush_stdin()
         proc = self._proc
         if proc is None or proc.stdin is None:
             return
@@ -343,6 +366,7 @@ class LeanProcess:
     async def _terminate_watchdog(self, grace: float) -> None:
         assert self._proc is not None
         if not self.exited.is_set():
+            self.flush_stdin()
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):

@@ -188,7 +188,7 @@ class LeanSession:
         self.exit_code: int | None = None
         self.exit_reason: str | None = None
         self._stopping = False
-        self._process = LeanProcess(spec, self._process_exited)
+        self._process = LeanProcess(spec, self._process_exited, self._stdin_backlogged)
         self._started_at = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._client: ClientConnection | None = None
@@ -702,10 +702,12 @@ class LeanSession:
     # -- flow control towards Lean ---------------------------------------------------------
 
     def _send(self, data: bytes) -> None:
-        """Queue ``data`` for Lean's stdin, and watch that Lean keeps taking it."""
+        """Queue ``data`` for Lean's stdin (LeanProcess reports a full pipe: _stdin_backlogged)."""
         self._process.write(data)
         self._bytes_to_lean += len(data)
-        if self._stall_timer is None and self._process.stdin_buffered_bytes() > 0:
+
+    def _stdin_backlogged(self) -> None:
+        if self._stall_timer is None:
             self._arm_stall_check()
 
     def input_backlog(self) -> int:
