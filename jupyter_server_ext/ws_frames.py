@@ -1,9 +1,9 @@
-"""Text frames to a Tornado WebSocket, coalesced: one socket write per turn of the event loop.
+"""Text frames to a Tornado WebSocket, coalesced per turn of the event loop.
 
 Lean answers in bursts (a reply with progress and diagnostics, many replies to a pipelining
 client). Tornado's ``write_message`` costs, per message, a task of its own and a ``send``: with
-TCP_NODELAY that is one TCP segment and one wake-up of the client each. Frames queued here in one
-turn go out together in one write, in order, right after that turn.
+TCP_NODELAY that is one TCP segment and one wake-up of the client each. Here the first frame of a
+turn goes out at once and the rest of the turn's frames together, in order, right after it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from .session.coalesce import TurnCoalescer
 
 _FIN_TEXT = 0x81  # FIN bit + opcode 1 (text); frames from a server are never masked
 _HEADER_SHORT = struct.Struct("!BB")
@@ -40,12 +42,11 @@ def _consume_result(future: asyncio.Future[Any]) -> None:
 
 
 class CoalescedWriter:
-    """Queues text frames for ``handler`` and writes them at the end of the current turn."""
+    """Text frames for ``handler``, coalesced per turn of the event loop (TurnCoalescer)."""
 
     def __init__(self, handler: WebSocketHandler) -> None:
         self._handler = handler
-        self._queued: list[bytes] = []
-        self._queued_bytes = 0
+        self._frames = TurnCoalescer(self._write)
         self.last_write: asyncio.Future[Any] | None = None
 
     def send(self, text: str) -> None:
@@ -60,25 +61,19 @@ class CoalescedWriter:
             with contextlib.suppress(WebSocketClosedError):
                 self.last_write = self._handler.write_message(text)
             return
-        if not self._queued:
-            asyncio.get_running_loop().call_soon(self.flush)
-        frame = text_frame(text.encode())
-        self._queued.append(frame)
-        self._queued_bytes += len(frame)
+        self._frames.push(text_frame(text.encode()))
 
     def queued_bytes(self) -> int:
-        return self._queued_bytes
+        return self._frames.queued_bytes
 
     def flush(self) -> None:
-        """Write everything queued now (also called before a close frame, which must come
-        after them)."""
-        if not self._queued:
-            return
-        frames, self._queued, self._queued_bytes = self._queued, [], 0
+        """Write everything queued now (also before a close frame, which must come after)."""
+        self._frames.flush()
+
+    def _write(self, data: bytes) -> None:
         connection = self._handler.ws_connection
         if connection is None or connection.is_closing():
             return
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
         try:
             write = connection.stream.write(data)  # type: ignore[attr-defined]
         except StreamClosedError:

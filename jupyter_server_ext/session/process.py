@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from .coalesce import TurnCoalescer
 from .sandbox import bwrap_argv, run_as_kwargs, sandbox_env
 
 STDERR_TAIL_LINES = 40
@@ -202,10 +203,7 @@ class LeanProcess:
         self._stderr_transport: asyncio.ReadTransport | None = None
         self.returncode: int | None = None
         self.exited = asyncio.Event()
-        # Messages written in one turn of the event loop reach Lean in one write at its end
-        # (a pipelining client sends dozens per turn: one syscall and one wake-up of Lean).
-        self._stdin_queue: list[bytes] = []
-        self._stdin_queued_bytes = 0
+        self._stdin = TurnCoalescer(self._write_stdin)
 
     @property
     def pid(self) -> int | None:
@@ -261,26 +259,20 @@ class LeanProcess:
         self._tasks = [self._stderr_reader, asyncio.create_task(self._wait())]
 
     def write(self, data: bytes) -> None:
-        """Queue bytes for Lean's stdin, written at the end of this turn of the event loop; a
-        closed pipe is ignored (the exit is reported)."""
-        proc = self._proc
-        if proc is None or proc.stdin is None or proc.stdin.is_closing():
-            return
-        if not self._stdin_queue:
-            asyncio.get_running_loop().call_soon(self.flush_stdin)
-        self._stdin_queue.append(data)
-        self._stdin_queued_bytes += len(data)
+        """Queue bytes for Lean's stdin (coalesced per turn of the event loop); a closed pipe is
+        ignored (the exit is reported)."""
+        self._stdin.push(data)
 
     def flush_stdin(self) -> None:
         """Hand what ``write`` queued to the pipe now."""
-        if not self._stdin_queue:
-            return
-        chunks, self._stdin_queue, self._stdin_queued_bytes = self._stdin_queue, [], 0
+        self._stdin.flush()
+
+    def _write_stdin(self, data: bytes) -> None:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
-            proc.stdin.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            proc.stdin.write(data)
         if self._on_stdin_backlog is not None and proc.stdin.transport.get_write_buffer_size():
             self._on_stdin_backlog()  # the pipe is full: Lean is not keeping up (or stuck)
 
@@ -288,7 +280,7 @@ class LeanProcess:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return 0
-        return self._stdin_queued_bytes + proc.stdin.transport.get_write_buffer_size()
+        return self._stdin.queued_bytes + proc.stdin.transport.get_write_buffer_size()
 
     async def drain(self) -> None:
         """Return once Lean has taken what was queued for it (or its stdin is gone)."""
