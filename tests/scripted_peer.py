@@ -10,6 +10,8 @@
   soon as the first one is answered
 - request ``test/answers`` -> the replies the peer got to its own requests, in order
 - request ``test/received`` -> every method it received, in order
+- request ``test/stop-reading`` -> ``{}``, then the peer never reads its input again (a stuck
+  Lean)
 - ``shutdown`` -> null; ``exit`` or EOF -> exit 0
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 stdin = sys.stdin.buffer
@@ -78,6 +81,9 @@ def main() -> None:
             send({"id": message["id"], "result": answers})
         elif method == "test/received":
             send({"id": message["id"], "result": received})
+        elif method == "test/stop-reading":
+            send({"id": message["id"], "result": {}})
+            time.sleep(3600)
         elif method == "shutdown":
             send({"id": message["id"], "result": None})
         elif method == "exit":

@@ -204,6 +204,7 @@ class LeanProcess:
         self.returncode: int | None = None
         self.exited = asyncio.Event()
         self._stdin = TurnCoalescer(self._write_stdin)
+        self._worker_groups: set[int] = set()
 
     @property
     def pid(self) -> int | None:
@@ -338,6 +339,12 @@ class LeanProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
 
+    def note_worker_groups(self) -> None:
+        """Remember the process groups below the watchdog now: once it has exited, its workers
+        are re-parented and can no longer be found (call before sending ``exit``)."""
+        if self._proc is not None and not self.exited.is_set():
+            self._worker_groups |= descendant_groups(self._proc.pid)
+
     async def terminate(self, grace: float) -> None:
         """EOF on stdin, then SIGTERM to the group, then SIGKILL, ``grace`` seconds apart;
         returns once the process is reaped."""
@@ -345,7 +352,8 @@ class LeanProcess:
             return
         # Lean's file workers setsid into process groups of their own: note them while the
         # watchdog still holds them as children, to stop them with it.
-        worker_groups = descendant_groups(self._proc.pid) if not self.exited.is_set() else set()
+        self.note_worker_groups()
+        worker_groups = self._worker_groups
         try:
             await self._terminate_watchdog(grace)
         finally:

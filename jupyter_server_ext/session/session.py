@@ -275,6 +275,7 @@ class LeanSession:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.request("shutdown", None),
                                            SHUTDOWN_ANSWER_SECONDS)
+                self._process.note_worker_groups()  # Lean may be gone before terminate looks
                 self._write(notification("exit", {}))
         await self._process.terminate(grace=STOP_GRACE_SECONDS)
         self._cancel_timers()
@@ -703,8 +704,10 @@ class LeanSession:
 
     def _send(self, data: bytes) -> None:
         """Queue ``data`` for Lean's stdin (LeanProcess reports a full pipe: _stdin_backlogged)."""
-        self._process.write(data)
+        # Counted first: a full pipe reports back from inside write(), and the stall check then
+        # takes this message as not yet taken.
         self._bytes_to_lean += len(data)
+        self._process.write(data)
 
     def _stdin_backlogged(self) -> None:
         if self._stall_timer is None:

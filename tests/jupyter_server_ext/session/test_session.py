@@ -17,7 +17,8 @@ from jupyter_server_ext.session import (
     SessionClosed,
     SessionState,
 )
-from jupyter_server_ext.session.session import CLOSE_REPLACED
+from jupyter_server_ext.session import session as session_module
+from jupyter_server_ext.session.session import CLOSE_REPLACED, LeanSession
 
 PEER = Path(__file__).parents[2] / "scripted_peer.py"
 
@@ -169,3 +170,32 @@ async def test_stop_also_ends_workers_in_process_groups_of_their_own(
     finally:
         os.close(worker_exit)
     assert exited, "the worker outlived its Lean server"
+
+
+async def test_a_lean_that_stops_reading_is_ended_after_one_stall_period(
+    manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_module, "STDIN_STALL_SECONDS", 0.3)
+    monkeypatch.setattr(session_module, "STOP_GRACE_SECONDS", 0.2)  # the peer ignores EOF
+    checks: list[int] = []
+    check_stall = LeanSession._check_stall
+
+    def counted(self: LeanSession, taken_before: int) -> None:
+        checks.append(taken_before)
+        check_stall(self, taken_before)
+
+    monkeypatch.setattr(LeanSession, "_check_stall", counted)
+    session = await manager().create("alice")
+    await session.warm_up()
+    client = InProcessClient(session)
+    exited = asyncio.Event()
+    client.on_notification(
+        lambda method, params: exited.set() if method == "$/jupyterLean/exited" else None)
+    assert await client.request("test/stop-reading", {}, timeout=10) == {}
+    # More than a pipe holds (64 KiB on Linux): the rest waits in the session.
+    client.notify("$/test/big", {"data": "z" * (1 << 20)})
+    await asyncio.wait_for(exited.wait(), 10)
+    assert session.state is SessionState.EXITED
+    assert "Lean stopped reading its input" in (session.exit_reason or "")
+    # Lean took nothing after the pipe filled: the first check already gives up.
+    assert len(checks) == 1
