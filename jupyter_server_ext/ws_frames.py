@@ -60,6 +60,7 @@ class CoalescedWriter:
             # permessage-deflate (or another protocol object): Tornado frames it.
             with contextlib.suppress(WebSocketClosedError):
                 self.last_write = self._handler.write_message(text)
+                self.last_write.add_done_callback(_consume_result)
             return
         self._frames.push(text_frame(text.encode()))
 

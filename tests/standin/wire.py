@@ -87,7 +87,6 @@ class Fatal(Exception):
     """A protocol violation that makes the watchdog exit 1."""
 
 
-
 def compact(value: Json) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -120,10 +119,10 @@ class FrameParser:
         fully arrived yet; Fatal for a malformed header or body."""
         while not self.in_body:
             end = self.buffer.find(b"\n")
-            if end < 0:
-                if len(self.buffer) > MAX_HEADER_LINE:
-                    raise Fatal("Invalid header field: <header line too long>")
+            if end < 0 and len(self.buffer) <= MAX_HEADER_LINE:
                 return False, None
+            if end < 0 or end >= MAX_HEADER_LINE:
+                raise Fatal("Invalid header field: <header line too long>")
             line = bytes(self.buffer[:end + 1])
             del self.buffer[:end + 1]
             if line == b"\r\n":
@@ -208,9 +207,3 @@ class Config:
                 delay = parsed if parsed is not None else delay
         from_env = parse_ms(env.get(REPORT_DELAY_ENV))
         return cls(from_env if from_env is not None else delay, tuple(argv))
-
-
-# --------------------------------------------------------------------------------------------
-# Stdio transport
-# --------------------------------------------------------------------------------------------
-
