@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
@@ -33,11 +35,18 @@ class BurstHandler(CoalescingMixin, WebSocketHandler):
             self.send_text(json.dumps({"index": "after close"}))
 
 
+class CompressingBurstHandler(BurstHandler):
+    """The same, with permessage-deflate offered (then Tornado frames every message)."""
+
+    def get_compression_options(self) -> dict[str, Any]:
+        return {}
+
+
 @contextlib.asynccontextmanager
-async def burst_server() -> AsyncIterator[str]:
-    """A Tornado server with BurstHandler on a free port (async: it needs the test's loop)."""
+async def burst_server(handler: type[WebSocketHandler] = BurstHandler) -> AsyncIterator[str]:
+    """A Tornado server with ``handler`` on a free port (async: it needs the test's loop)."""
     sock, port = bind_unused_port()
-    server = HTTPServer(web.Application([("/ws", BurstHandler)]))
+    server = HTTPServer(web.Application([("/ws", handler)]))
     server.add_sockets([sock])
     try:
         yield f"ws://127.0.0.1:{port}/ws"
@@ -46,9 +55,12 @@ async def burst_server() -> AsyncIterator[str]:
         await server.close_all_connections()
 
 
-async def test_a_burst_arrives_whole_and_in_order() -> None:
-    async with burst_server() as url:
-        client = await websocket_connect(url)
+@pytest.mark.parametrize("compressed", [False, True], ids=["raw-frames", "permessage-deflate"])
+async def test_a_burst_arrives_whole_and_in_order(compressed: bool) -> None:
+    handler = CompressingBurstHandler if compressed else BurstHandler
+    async with burst_server(handler) as url:
+        client = await websocket_connect(url, compression_options={} if compressed else None)
+        assert (client.protocol._compressor is not None) is compressed  # type: ignore[union-attr]
         await client.write_message("burst")
         received = [json.loads(await asyncio.wait_for(client.read_message(), 10))
                     for _ in SIZES]
