@@ -38,11 +38,6 @@ class MessageTooLarge(LspProtocolError):
     """A message body exceeded the configured size. The body was skipped, the stream is in sync."""
 
 
-def loads(data: str | bytes) -> Any:
-    """Parse JSON (orjson: the relay parses every message, and this is its largest cost)."""
-    return orjson.loads(data)
-
-
 def _dump_bytes(message: Any) -> bytes:
     try:
         return orjson.dumps(message)
