@@ -160,25 +160,6 @@ def _read_proc(pid: str, name: str) -> bytes:
         return b""
 
 
-def cpu_ticks_below(root: int) -> int:
-    """CPU time (clock ticks, user + system) used so far by the processes below ``root``."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for pid in pids():
-        fields = _read_proc(str(pid), "stat").rsplit(b")", 1)[-1].split()
-        if len(fields) > 12:  # state ppid ... utime(12th) stime(13th)
-            parents[pid] = int(fields[1])
-            ticks[pid] = int(fields[11]) + int(fields[12])
-    total, pending = 0, [root]
-    while pending:
-        parent = pending.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent:
-                total += ticks[pid]
-                pending.append(pid)
-    return total
-
-
 def pids() -> set[int]:
     return {int(p) for p in os.listdir("/proc") if p.isdigit()}
 

@@ -51,7 +51,6 @@ from _util import (  # bench/ is not a package: imported from its own folder
     REPO,
     RUN_MARKER_VAR,
     Child,
-    cpu_ticks_below,
     fmt_ms,
     fmt_rate,
     free_port,
@@ -65,6 +64,8 @@ from _util import (  # bench/ is not a package: imported from its own folder
     run_captured,
     wait_until,
 )
+
+from jupyter_server_ext.session.process import descendants, process_table
 
 PYTHON = sys.executable
 STANDIN = REPO / "tests" / "lean_standin.py"
@@ -256,7 +257,8 @@ class JupyterServer:
         warm = m.get('jupyter_lean_sessions{state="warm"}', 0)
         started = m.get("jupyter_lean_sessions_started_total", 0)
         ready = m.get("jupyter_lean_spawn_ready_seconds_count", 0)
-        ticks = cpu_ticks_below(self.child.proc.pid)
+        table = process_table()
+        ticks = sum(table[pid].cpu_ticks for pid in descendants(self.child.proc.pid, table))
         idle, self._lean_cpu_ticks = ticks == self._lean_cpu_ticks, ticks
         return warm >= WARM_POOL_SIZE and started == ready and idle
 

@@ -145,6 +145,7 @@ class ProcStat(NamedTuple):
     parent: int
     group: int
     state: str  # "R", "S", ... ; "Z" for a zombie awaiting its reaper
+    cpu_ticks: int  # user + system time so far, in clock ticks
 
 
 def proc_stat(pid: int) -> ProcStat | None:
@@ -154,7 +155,8 @@ def proc_stat(pid: int) -> ProcStat | None:
             fields = stat.read().rsplit(b")", 1)[1].split()
     except OSError:
         return None
-    return ProcStat(int(fields[1]), int(fields[2]), fields[0].decode())
+    return ProcStat(int(fields[1]), int(fields[2]), fields[0].decode(),
+                    int(fields[11]) + int(fields[12]))
 
 
 def process_table() -> dict[int, ProcStat]:
