@@ -128,9 +128,17 @@ class LeanSessionManager(LoggingConfigurable):
     ).tag(config=True)
     heartbeat_limit = Int(
         0,
-        help="Lean's -T: the default heartbeat limit of an elaboration, in thousands (the unit "
-        "of `set_option maxHeartbeats`); 0 = Lean's own default. Passed only when "
-        "pass_lean_limits is on and the command is `lean --server` or `lake serve`.",
+        help="Lean's `maxHeartbeats` option for every elaboration, in thousands of heartbeats "
+        "(the unit of `set_option maxHeartbeats`), passed as -DmaxHeartbeats=N; 0 = Lean's own "
+        "default (200000). Passed only when pass_lean_limits is on and the command is "
+        "`lean --server` or `lake serve`. A file can still raise it with set_option.",
+    ).tag(config=True)
+    report_delay_ms = Int(
+        -1,
+        help="Lean's `server.reportDelayMs`: how long a file worker waits before it reports "
+        "what it elaborated (Lean's default is 200 ms). -1 = Lean's default; the kernel uses 0 "
+        "unless this is set, since a cell is run only once it is complete. Passed only to "
+        "`lean --server` / `lake serve`.",
     ).tag(config=True)
     lean_uid = Int(
         -1,
