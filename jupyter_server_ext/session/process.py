@@ -146,6 +146,8 @@ class ProcStat(NamedTuple):
     group: int
     state: str  # "R", "S", ... ; "Z" for a zombie awaiting its reaper
     cpu_ticks: int  # user + system time so far, in clock ticks
+    children_cpu_ticks: int  # the same for its children that exited and were reaped
+    rss_pages: int  # resident set size
 
 
 def proc_stat(pid: int) -> ProcStat | None:
@@ -156,7 +158,8 @@ def proc_stat(pid: int) -> ProcStat | None:
     except OSError:
         return None
     return ProcStat(int(fields[1]), int(fields[2]), fields[0].decode(),
-                    int(fields[11]) + int(fields[12]))
+                    int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]),
+                    int(fields[21]))
 
 
 def process_table() -> dict[int, ProcStat]:
@@ -168,12 +171,19 @@ def process_table() -> dict[int, ProcStat]:
     return table
 
 
-def descendants(root: int, table: dict[int, ProcStat] | None = None) -> set[int]:
-    """Every process below ``root`` in the process tree (read from /proc)."""
-    table = process_table() if table is None else table
+def children_map(table: Mapping[int, ProcStat]) -> dict[int, list[int]]:
+    """Parent pid -> child pids, from one /proc snapshot."""
     children: dict[int, list[int]] = {}
     for pid, stat in table.items():
         children.setdefault(stat.parent, []).append(pid)
+    return children
+
+
+def descendants(root: int, table: Mapping[int, ProcStat] | None = None,
+                children: Mapping[int, list[int]] | None = None) -> set[int]:
+    """Every process below ``root`` in the process tree (read from /proc)."""
+    if children is None:
+        children = children_map(process_table() if table is None else table)
     found: set[int] = set()
     pending = list(children.get(root, []))
     while pending:

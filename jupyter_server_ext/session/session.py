@@ -41,6 +41,7 @@ from .lsp import (
 from .process import LaunchSpec, LeanProcess, describe_exit
 from .text import apply_content_change, line_start
 from .uris import UriOutsideProject, confined_path, uris_in_params
+from .usage import ProcessTreeUsage
 
 log = logging.getLogger("jupyter_lean.session")
 
@@ -214,6 +215,9 @@ class LeanSession:
         self._input_drained: asyncio.Future[None] | None = None
         self._client_left: asyncio.Future[None] | None = None
         self.reading_paused = False
+        # Resident memory and CPU time of the Lean process tree, as last measured by the
+        # manager's usage monitor (usage.py).
+        self.usage = ProcessTreeUsage()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -298,6 +302,10 @@ class LeanSession:
         self._fault = reason
         log.warning("Lean session %s: %s; stopping it", self.id, reason)
         self._spawn(self._process.terminate(grace=STOP_GRACE_SECONDS))
+
+    def end_over_limit(self, reason: str) -> None:
+        """End the session because its Lean went over a resource limit (``reason`` names it)."""
+        self._give_up_on_lean(reason)
 
     def _spawn(self, awaitable: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(awaitable)
@@ -922,6 +930,8 @@ class LeanSession:
             "exit_code": self.exit_code,
             "exit_reason": self.exit_reason,
             "pid": self.pid,
+            "memory": self.usage.memory_bytes,
+            "cpu_seconds": round(self.usage.cpu_seconds, 2),
         }
 
 
