@@ -62,6 +62,8 @@ export interface ILeanDocumentOptions {
   uri: string;
   cells: readonly ICellSnapshot[];
   connection: IDocumentConnection;
+  /** Hide the kernel's `%` magic lines from Lean (notebooks). */
+  maskMagics?: boolean;
 }
 
 /**
@@ -76,7 +78,9 @@ export class LeanDocument implements ISyncedDocument {
   constructor(options: ILeanDocumentOptions) {
     this.uri = options.uri;
     this._connection = options.connection;
-    this._content = new VirtualDocument(options.cells);
+    this._content = new VirtualDocument(options.cells, {
+      maskMagics: options.maskMagics
+    });
   }
 
   readonly uri: string;

@@ -1,6 +1,13 @@
 import { Text } from '@codemirror/state';
 
 import { IContentChange, IPosition } from '../lsp/protocol';
+import {
+  blankMagics,
+  IMagicMask,
+  magicMask,
+  NO_MAGICS,
+  sameMask
+} from './magics';
 import { planReconcile } from './reconcile';
 import { ITextEdit, minimalEdit } from './textEdits';
 
@@ -18,10 +25,22 @@ export interface ICellOffset {
   offset: number;
 }
 
+export interface IVirtualDocumentOptions {
+  /**
+   * Blank the kernel's magic lines (`%...` at the top of a cell) in what
+   * Lean sees, as the kernel does when it runs the cell. For notebooks.
+   */
+  maskMagics?: boolean;
+}
+
 interface ICellEntry {
   id: string;
-  // CodeMirror's rope: O(log n) line lookup and replacement, no DOM needed.
+  // CodeMirror's ropes: O(log n) line lookup and replacement, no DOM needed.
+  /** The cell's text as the editor has it. */
+  source: Text;
+  /** What Lean has: the source with the magic lines emptied (same lines). */
   text: Text;
+  mask: IMagicMask;
 }
 
 /**
@@ -35,12 +54,20 @@ interface ICellEntry {
  *
  * Positions are LSP positions (UTF-16 columns), which are also JavaScript
  * string offsets inside a line, so no code-point conversion is involved.
+ *
+ * With `maskMagics`, Lean's text of a cell is its source with the magic
+ * lines emptied: cell offsets are source offsets, document positions are in
+ * Lean's text, and both have the same lines.
  */
 export class VirtualDocument {
-  constructor(cells: readonly ICellSnapshot[] = []) {
+  constructor(
+    cells: readonly ICellSnapshot[] = [],
+    options: IVirtualDocumentOptions = {}
+  ) {
+    this._maskMagics = options.maskMagics ?? false;
     for (const cell of cells) {
       this._assertNewId(cell.id);
-      this._cells.push({ id: cell.id, text: toText(cell.text) });
+      this._cells.push(this._newEntry(cell));
       this._indexById.set(cell.id, this._cells.length - 1);
     }
   }
@@ -68,7 +95,13 @@ export class VirtualDocument {
     return this._indexById.has(cellId);
   }
 
+  /** The cell's source, as the editor has it. */
   cellText(cellId: string): string {
+    return this._entry(cellId).source.toString();
+  }
+
+  /** The cell's text as Lean has it (magic lines emptied). */
+  leanCellText(cellId: string): string {
     return this._entry(cellId).text.toString();
   }
 
@@ -90,8 +123,19 @@ export class VirtualDocument {
    */
   toDocumentPosition(cellId: string, offset: number): IPosition {
     const entry = this._entry(cellId);
-    const clamped = Math.max(0, Math.min(offset, entry.text.length));
-    return positionIn(entry.text, clamped, this.cellStartLine(cellId));
+    const clamped = Math.max(0, Math.min(offset, entry.source.length));
+    const position = positionIn(
+      entry.source,
+      clamped,
+      this.cellStartLine(cellId)
+    );
+    if (entry.text !== entry.source) {
+      // On an emptied magic line only column 0 exists for Lean.
+      const lineInCell = position.line - this.cellStartLine(cellId);
+      const leanLength = entry.text.line(lineInCell + 1).length;
+      position.character = Math.min(position.character, leanLength);
+    }
+    return position;
   }
 
   /**
@@ -117,10 +161,10 @@ export class VirtualDocument {
     }
     const entry = this._cells[low];
     const lineInCell = line - starts[low];
-    if (lineInCell >= entry.text.lines) {
-      return { cellId: entry.id, offset: entry.text.length };
+    if (lineInCell >= entry.source.lines) {
+      return { cellId: entry.id, offset: entry.source.length };
     }
-    const cellLine = entry.text.line(lineInCell + 1);
+    const cellLine = entry.source.line(lineInCell + 1);
     const character = Math.min(
       Math.max(0, position.character),
       cellLine.length
@@ -128,7 +172,7 @@ export class VirtualDocument {
     return { cellId: entry.id, offset: cellLine.from + character };
   }
 
-  /** Document range covering one whole cell. */
+  /** Document position of the end of a cell's text as Lean has it. */
   cellEndPosition(cellId: string): IPosition {
     const entry = this._entry(cellId);
     return positionIn(
@@ -139,42 +183,27 @@ export class VirtualDocument {
   }
 
   /**
-   * Apply edits of one cell (old-text offsets, ascending, disjoint) and return
-   * the LSP changes that do the same to the document.
-   *
-   * LSP applies a change list in order, each against the result of the ones
-   * before, so the changes are emitted from the last edit to the first: each
-   * one's range is then still valid in old coordinates.
+   * Apply edits of one cell's source (old-text offsets, ascending, disjoint)
+   * and return the LSP changes that do the same to Lean's document.
    */
   editCell(cellId: string, edits: readonly ITextEdit[]): IContentChange[] {
     const entry = this._entry(cellId);
     const startLine = this.cellStartLine(cellId);
-    const linesBefore = entry.text.lines;
-    let text = entry.text;
-    const changes: IContentChange[] = [];
+    const linesBefore = entry.source.lines;
     const descending = [...edits].sort((a, b) => b.from - a.from);
-    let lowestFrom = Infinity;
-    for (const edit of descending) {
-      if (edit.from < 0 || edit.from > edit.to || edit.to > lowestFrom) {
-        throw new RangeError(`bad edit ${edit.from}-${edit.to} in ${cellId}`);
-      }
-      if (edit.to > text.length) {
-        throw new RangeError(
-          `edit ${edit.from}-${edit.to} past the end (${text.length}) of ${cellId}`
-        );
-      }
-      lowestFrom = edit.from;
-      changes.push({
-        range: {
-          start: positionIn(text, edit.from, startLine),
-          end: positionIn(text, edit.to, startLine)
-        },
-        text: edit.insert
-      });
-      text = text.replace(edit.from, edit.to, toText(edit.insert));
-    }
+    const applied = applyEdits(entry.source, descending, cellId, startLine);
+    const source = applied.text;
+    const mask = this._maskMagics ? magicMask(source) : NO_MAGICS;
+    const text = mask.lines.length ? blankMagics(source, mask) : source;
+    // Without magics before or after, Lean's text is the source.
+    const changes =
+      entry.mask.lines.length === 0 && mask.lines.length === 0
+        ? applied.changes
+        : this._leanChanges(entry, descending, mask, text, startLine);
+    entry.source = source;
     entry.text = text;
-    if (text.lines !== linesBefore) {
+    entry.mask = mask;
+    if (entry.source.lines !== linesBefore) {
       this._starts = null;
     }
     return changes;
@@ -193,25 +222,27 @@ export class VirtualDocument {
   insertCell(index: number, cell: ICellSnapshot): IContentChange {
     this._assertNewId(cell.id);
     const at = Math.max(0, Math.min(index, this._cells.length));
+    const entry = this._newEntry(cell);
+    const leanText = entry.text.toString();
     let change: IContentChange;
     if (this._cells.length === 0) {
       change = {
         range: pointRange({ line: 0, character: 0 }),
-        text: cell.text
+        text: leanText
       };
     } else if (at === 0) {
       change = {
         range: pointRange({ line: 0, character: 0 }),
-        text: cell.text + '\n'
+        text: leanText + '\n'
       };
     } else {
       const previous = this._cells[at - 1];
       change = {
         range: pointRange(this.cellEndPosition(previous.id)),
-        text: '\n' + cell.text
+        text: '\n' + leanText
       };
     }
-    this._cells.splice(at, 0, { id: cell.id, text: toText(cell.text) });
+    this._cells.splice(at, 0, entry);
     this._reindex();
     return change;
   }
@@ -276,13 +307,48 @@ export class VirtualDocument {
     return changes;
   }
 
+  private _newEntry(cell: ICellSnapshot): ICellEntry {
+    const source = toText(cell.text);
+    const mask = this._maskMagics ? magicMask(source) : NO_MAGICS;
+    const text = mask.lines.length ? blankMagics(source, mask) : source;
+    return { id: cell.id, source, text, mask };
+  }
+
+  /**
+   * Lean's changes for source edits of a masked cell. When no magic line is
+   * involved (the usual keystroke) the edits themselves, shifted by what the
+   * emptied lines before them lost; otherwise the one edit between Lean's old
+   * and new text (a line became or stopped being a magic).
+   */
+  private _leanChanges(
+    entry: ICellEntry,
+    descending: readonly ITextEdit[],
+    mask: IMagicMask,
+    text: Text,
+    startLine: number
+  ): IContentChange[] {
+    const shifted = sameMask(entry.mask, mask)
+      ? shiftPastMagics(entry.source, entry.mask, descending)
+      : null;
+    if (shifted) {
+      const applied = applyEdits(entry.text, shifted, entry.id, startLine);
+      if (applied.text.eq(text)) {
+        return applied.changes;
+      }
+    }
+    const edit = minimalEdit(entry.text.toString(), text.toString());
+    return edit
+      ? applyEdits(entry.text, [edit], entry.id, startLine).changes
+      : [];
+  }
+
   private _lineStarts(): number[] {
     if (this._starts === null) {
       const starts: number[] = [];
       let line = 0;
       for (const cell of this._cells) {
         starts.push(line);
-        line += cell.text.lines;
+        line += cell.source.lines;
       }
       this._starts = starts;
     }
@@ -313,10 +379,81 @@ export class VirtualDocument {
     }
   }
 
+  private readonly _maskMagics: boolean;
   private readonly _cells: ICellEntry[] = [];
   private readonly _indexById = new Map<string, number>();
   // First document line of each cell; null when a line count changed.
   private _starts: number[] | null = null;
+}
+
+/**
+ * Apply edits (old-text offsets, descending, disjoint) to a text, with the
+ * LSP changes that do the same when `startLine` is given. LSP applies a
+ * change list in order, each against the result of the ones before, so the
+ * changes go from the last edit to the first: each range is then still valid
+ * in old coordinates.
+ */
+function applyEdits(
+  original: Text,
+  descending: readonly ITextEdit[],
+  cellId: string,
+  startLine?: number
+): { text: Text; changes: IContentChange[] } {
+  let text = original;
+  const changes: IContentChange[] = [];
+  let lowestFrom = Infinity;
+  for (const edit of descending) {
+    if (edit.from < 0 || edit.from > edit.to || edit.to > lowestFrom) {
+      throw new RangeError(`bad edit ${edit.from}-${edit.to} in ${cellId}`);
+    }
+    if (edit.to > text.length) {
+      throw new RangeError(
+        `edit ${edit.from}-${edit.to} past the end (${text.length}) of ${cellId}`
+      );
+    }
+    lowestFrom = edit.from;
+    if (startLine !== undefined) {
+      changes.push({
+        range: {
+          start: positionIn(text, edit.from, startLine),
+          end: positionIn(text, edit.to, startLine)
+        },
+        text: edit.insert
+      });
+    }
+    text = text.replace(edit.from, edit.to, toText(edit.insert));
+  }
+  return { text, changes };
+}
+
+/**
+ * Source edits moved to Lean's text of the same cell: each edit shifted left
+ * by the length of the emptied magic lines before it. Null when an edit
+ * touches a magic line (then the text Lean sees changes differently).
+ */
+function shiftPastMagics(
+  source: Text,
+  mask: IMagicMask,
+  edits: readonly ITextEdit[]
+): ITextEdit[] | null {
+  if (mask.lines.length === 0) {
+    return [...edits];
+  }
+  const magics = mask.lines.map(number => source.line(number + 1));
+  const shifted: ITextEdit[] = [];
+  for (const edit of edits) {
+    let shift = 0;
+    for (const line of magics) {
+      if (edit.from <= line.to && edit.to >= line.from) {
+        return null;
+      }
+      if (line.to < edit.from) {
+        shift += line.length;
+      }
+    }
+    shifted.push({ ...edit, from: edit.from - shift, to: edit.to - shift });
+  }
+  return shifted;
 }
 
 function toText(text: string): Text {

@@ -79,6 +79,11 @@ export abstract class LeanDocumentAdapter implements IDisposable {
   /** Whether this document should be a Lean document now. */
   protected abstract wantsLean(): boolean;
 
+  /** Whether the kernel's `%` magic lines are hidden from Lean. */
+  protected get maskMagics(): boolean {
+    return false;
+  }
+
   /** Attach or detach to match `wantsLean()`. */
   protected async evaluate(): Promise<void> {
     if (this._isDisposed) {
@@ -113,7 +118,8 @@ export abstract class LeanDocumentAdapter implements IDisposable {
     const document = new LeanDocument({
       uri: this.documentUri(placement),
       cells: this.snapshot(),
-      connection
+      connection,
+      maskMagics: this.maskMagics
     });
     this._document = document;
     this._connection = connection;

@@ -64,6 +64,11 @@ export class NotebookLeanAdapter extends LeanDocumentAdapter {
     });
   }
 
+  // The kernel runs magics; Lean must not see them in the live editor either.
+  protected get maskMagics(): boolean {
+    return true;
+  }
+
   protected snapshot(): ICellSnapshot[] {
     return this._codeCells().map(cell => ({
       id: this._key(cell),
