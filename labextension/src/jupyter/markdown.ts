@@ -1,20 +1,25 @@
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { MarkdownRenderer } from '../editor/completion';
+import { LeanTextSanitizer } from './leanTextSanitizer';
 
 /**
  * Render Lean's Markdown (hovers, docstrings) with JupyterLab's own Markdown
- * renderer: sanitized (untrusted), themed, and ```lean blocks highlighted by
- * the registered Lean language. Without rendermime, show the text as is.
+ * renderer: untrusted, sanitized down to text formatting (LeanTextSanitizer),
+ * themed, and ```lean blocks highlighted by the registered Lean language.
+ * Without rendermime, show the text as is.
  */
 export function markdownRenderer(
   rendermime: IRenderMimeRegistry | null
 ): MarkdownRenderer {
+  const leanRendermime = rendermime?.clone({
+    sanitizer: new LeanTextSanitizer(rendermime.sanitizer)
+  });
   return async (markdown: string) => {
-    if (rendermime) {
+    if (leanRendermime) {
       try {
-        const renderer = rendermime.createRenderer('text/markdown');
-        const model = rendermime.createModel({
+        const renderer = leanRendermime.createRenderer('text/markdown');
+        const model = leanRendermime.createModel({
           data: { 'text/markdown': markdown },
           trusted: false
         });
