@@ -5,6 +5,12 @@ Information (`#eval`, `#check`, `#print`) is stdout text exactly as Lean prints 
 `line:col:` prefix. Every error of the cell becomes one `error` output (and a failed reply), so
 "Run All", nbclient and papermill stop there. Goals get a Markdown rendering with a plain-text
 fallback. Positions are cell-relative: line from 1, column from 0, as Lean's command line prints.
+
+Lean's text is not trusted markup: names written with guillemets (``«```<img ...>»``) may hold
+backticks, newlines and HTML, and JupyterLab renders a freshly produced output's Markdown without
+sanitizing it. So every Markdown this module builds puts Lean's text in a code fence longer than
+any backtick run in it, or escapes it (``markdown.py``), and whether a message holds goals is
+decided by Lean's ``leanTags``, never by its text.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .markdown import code_block, safe_markdown, text_span
 
 ERROR, WARNING, INFORMATION, HINT = 1, 2, 3, 4
 UNSOLVED_GOALS_TAG = 1  # Lean's leanTags value for "unsolved goals" errors
@@ -66,13 +74,14 @@ def message_from_diagnostic(diagnostic: dict[str, Any], line: int, column: int,
         line=line,
         column=column,
         text=text,
-        unsolved_goals=UNSOLVED_GOALS_TAG in tags or text.startswith("unsolved goals"),
+        unsolved_goals=isinstance(tags, list) and UNSOLVED_GOALS_TAG in tags,
         place=place,
     )
 
 
 def unsolved_goals(message: CellMessage) -> GoalView:
-    """``unsolved goals\\n<goal>\\n\\n<goal>`` (Lean's format) as a GoalView."""
+    """A message tagged "unsolved goals": a heading line, then the goals separated by blank lines
+    (Lean's format) as a GoalView."""
     body = message.text.split("\n", 1)[1] if "\n" in message.text else ""
     goals = tuple(goal for goal in body.split("\n\n") if goal.strip())
     return GoalView(f"Unsolved goals at {message.where}", goals)
@@ -81,13 +90,13 @@ def unsolved_goals(message: CellMessage) -> GoalView:
 def goal_output(view: GoalView) -> Output:
     if view.goals:
         plain = "\n\n".join(view.goals)
-        fenced = "\n\n".join(f"```lean\n{goal}\n```" for goal in view.goals)
+        fenced = "\n\n".join(code_block(goal) for goal in view.goals)
     else:
-        plain = fenced = "no goals"
+        plain, fenced = "no goals", "*no goals*"
     return "display_data", {
         "data": {
             "text/plain": f"{view.title}:\n{plain}",
-            "text/markdown": f"**{view.title}**\n\n{fenced}",
+            "text/markdown": f"**{text_span(view.title)}**\n\n{fenced}",
         },
         "metadata": {},
     }
@@ -96,12 +105,13 @@ def goal_output(view: GoalView) -> Output:
 def goal_table_output(title: str, rows: Sequence[tuple[str, tuple[str, ...]]]) -> Output:
     """Goals after each tactic line (%goals): one row per line, as text and Markdown."""
     plain_parts = [title]
-    markdown_parts = [f"**{title}**"]
+    markdown_parts = [f"**{text_span(title)}**"]
     for label, goals in rows:
         state = "\n\n".join(goals) if goals else "no goals"
         plain_parts.append(f"{label}\n{_indent(state)}")
-        fenced = "\n".join(f"```lean\n{goal}\n```" for goal in goals) if goals else "*no goals*"
-        markdown_parts.append(f"`{label}`\n\n{fenced}")
+        fenced = "\n".join(code_block(goal) for goal in goals) if goals else "*no goals*"
+        # The label is a line of the cell: text as well, not markup.
+        markdown_parts.append(f"{text_span(label)}\n\n{fenced}")
     return "display_data", {
         "data": {"text/plain": "\n".join(plain_parts),
                  "text/markdown": "\n\n".join(markdown_parts)},
@@ -187,14 +197,16 @@ def hover_bundle(contents: Any) -> dict[str, str] | None:
         texts = [bundle["text/plain"] for part in contents if (bundle := hover_bundle(part))]
         if not texts:
             return None
-        return {"text/plain": "\n\n".join(texts), "text/markdown": "\n\n".join(texts)}
+        return {"text/plain": "\n\n".join(texts),
+                "text/markdown": "\n\n".join(code_block(text) for text in texts)}
     else:
         return None
     if not value.strip():
         return None
     bundle = {"text/plain": markdown_to_plain(value)}
     if markdown is not None:
-        bundle["text/markdown"] = markdown
+        # Lean's hover is Markdown (a signature in a fence, a docstring) holding Lean's text.
+        bundle["text/markdown"] = safe_markdown(markdown)
     return bundle
 
 

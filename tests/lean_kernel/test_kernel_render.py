@@ -1,8 +1,15 @@
-"""Lean's messages and goals -> Jupyter outputs; hover text; kernel history."""
+"""Lean's messages and goals -> Jupyter outputs; hover text; kernel history; and Markdown that
+Lean's text cannot turn into markup."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
+
 from lean_kernel.history import History
+from lean_kernel.markdown import code_block, safe_markdown, text_span
 from lean_kernel.render import (
     ERROR,
     INFORMATION,
@@ -11,6 +18,7 @@ from lean_kernel.render import (
     GoalView,
     completion_matches,
     goal_output,
+    goal_table_output,
     hover_bundle,
     message_from_diagnostic,
     plain_goals,
@@ -103,3 +111,110 @@ def test_completion_matches_prefer_the_typed_prefix() -> None:
                         "signature": ""}
     # Nothing starts with the prefix: Lean's fuzzy matches are the answer.
     assert completion_matches(items, "sl", 0, 2, limit=2)["matches"] == ["succ", "sub"]
+
+
+# Lean text an attacker controls: a name in guillemets may hold any of this.
+HOSTILE = [
+    *("`" * n + "\n<img src=x onerror=alert(1)>\n" + "`" * n for n in range(1, 12)),
+    *("~" * n + "\n<img src=x onerror=alert(1)>" for n in (3, 4, 8)),
+    "</pre><script>alert(1)</script><pre>",
+    "```\n</code></pre><img src=x onerror=alert(1)>",
+    "<!-- x --><svg onload=alert(1)>",
+    "`<img src=x onerror=alert(1)>`",
+    "```lean\n```\n\n<iframe src=javascript:alert(1)>\n\n```",
+    "x\n    ```\n<img src=x onerror=alert(1)>",
+    "$x$ <img src=x onerror=alert(1)> $$y$$",
+    "<https://example.com> [a](javascript:alert(1)) &amp; <b>bold</b>",
+]
+LIVE_TAG = re.compile(r"</?(img|script|svg|iframe|b|code|pre)\b", re.IGNORECASE)
+
+
+def rendered(markdown: str) -> str:
+    """HTML as a CommonMark renderer makes it (JupyterLab uses marked; mistune reads the same
+    fences, code spans and HTML blocks)."""
+    mistune = pytest.importorskip("mistune")
+    return str(mistune.create_markdown(escape=False)(markdown))
+
+
+def live_markup(markdown: str) -> list[str]:
+    """The tags Lean's text would add to the page: any outside the code blocks and spans the
+    Markdown itself makes (inside them the renderer escapes the text)."""
+    html = rendered(markdown)
+    outside_code = re.sub(r"<pre><code[^>]*>.*?</code></pre>|<code>.*?</code>", "", html,
+                          flags=re.DOTALL)
+    return LIVE_TAG.findall(outside_code)
+
+
+def test_the_live_markup_check_sees_html() -> None:
+    # The check itself: raw HTML and a closed fence followed by a tag are found.
+    assert live_markup("<img src=x onerror=alert(1)>")
+    assert live_markup("```lean\n```\n<img src=x onerror=alert(1)>\n```")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_code_block_cannot_be_closed_by_its_text(text: str) -> None:
+    block = code_block(text)
+    assert live_markup(block) == []
+    html = rendered(block)
+    assert html.count("<pre>") == 1  # one block: the text did not end it
+    assert "&lt;" in html or "<" not in text
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_text_span_is_literal(text: str) -> None:
+    span = text_span(text)
+    assert "\n" not in span
+    html = rendered(f"**{span}**")
+    assert live_markup(f"**{span}**") == []
+    assert "<code" not in html and "<a " not in html  # no code span, no link either
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_goal_outputs_carry_no_live_markup(text: str) -> None:
+    goal = f"h : «{text}»\n⊢ «{text}»"
+    for _, content in (goal_output(GoalView("Unsolved goals at 1:0", (goal, goal))),
+                       goal_table_output("Goals after each line", [(f"2: {text}", (goal,))])):
+        markdown = content["data"]["text/markdown"]
+        assert live_markup(markdown) == [], markdown
+        plain = content["data"]["text/plain"]
+        assert all(line in plain for line in goal.split("\n"))  # the text stays as it was
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hover_markdown_carries_no_live_markup(text: str) -> None:
+    value = f"```lean\n«{text}» : N\n```\n***\nA docstring about «{text}»."
+    bundle = hover_bundle({"kind": "markdown", "value": value})
+    assert bundle is not None
+    assert live_markup(bundle["text/markdown"]) == [], bundle["text/markdown"]
+
+
+def test_safe_markdown_keeps_ordinary_hovers() -> None:
+    value = "```lean\nN.add (a b : N) : N\n```\n***\nAdds `a < b` and *more*; see `<;>`."
+    assert safe_markdown(value) == value
+    html = rendered(safe_markdown(value))
+    assert "<em>more</em>" in html and "<code>a &lt; b</code>" in html
+
+
+@pytest.mark.parametrize("text", [
+    "unsolved goals\n<img src=x onerror=alert(1)>",  # the words alone make no goals
+    "unsolved goals",
+])
+def test_goals_are_decided_by_lean_tags_not_by_text(text: str) -> None:
+    untagged = message_from_diagnostic(diagnostic(ERROR, text), 0, 0)
+    assert not untagged.unsolved_goals
+    outputs, error = render_messages([untagged])
+    assert outputs == [] and error is not None
+    tagged = message_from_diagnostic(diagnostic(ERROR, text, leanTags=[1]), 0, 0)
+    assert tagged.unsolved_goals
+    other_tag = message_from_diagnostic(diagnostic(ERROR, text, leanTags=[2]), 0, 0)
+    assert not other_tag.unsolved_goals
+
+
+def test_unsolved_goals_of_a_hostile_name_render_as_text() -> None:
+    name = "«x\n```\n<img src=x onerror=alert(1)>\n```»"
+    text = f"unsolved goals\n{name} : N\n⊢ N"
+    message = message_from_diagnostic(diagnostic(ERROR, text, leanTags=[1]), 0, 0)
+    outputs, _ = render_messages([message])
+    content: dict[str, Any] = outputs[0][1]
+    assert live_markup(content["data"]["text/markdown"]) == []
+    assert "<img src=x onerror=alert(1)>" in content["data"]["text/plain"]
