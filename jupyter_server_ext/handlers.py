@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+from types import TracebackType
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -17,7 +18,9 @@ from jupyter_server.auth.identity import (
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.log import _scrub_uri
 from tornado import web
+from tornado.log import app_log, gen_log
 from tornado.websocket import WebSocketHandler
 
 from .session import LeanSession, LeanSessionManager, SessionError
@@ -42,10 +45,28 @@ _SESSION_ID = r"(?P<session_id>[A-Za-z0-9_-]{1,64})"
 
 
 class LeanMixin:
-    """What every Lean route needs: the manager and the caller's username."""
+    """What every Lean route needs: the manager, the caller's username, scrubbed logging."""
 
     settings: dict[str, Any]
     current_user: Any
+    request: Any
+
+    def _request_summary(self) -> str:
+        """Tornado's summary of the request for its log lines, without secrets: a browser's
+        WebSocket cannot send headers, so its token comes in the URL (`?token=...`)."""
+        uri = _scrub_uri(self.request.uri, self.settings.get("extra_log_scrub_param_keys", []))
+        return f"{self.request.method} {uri} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        # Tornado's own version also logs repr(request), whose URI holds the token.
+        if isinstance(value, web.HTTPError):
+            message = value.get_message()
+            if message:
+                gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), message)
+        else:
+            app_log.error("Uncaught exception %s", self._request_summary(),
+                          exc_info=(typ, value, tb))  # type: ignore[arg-type]
 
     @property
     def manager(self) -> LeanSessionManager:
@@ -196,11 +217,16 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHand
 
     @ws_authenticated
     async def get(self, session_id: str | None = None) -> None:
-        # Everything that can refuse the connection happens here, before the upgrade.
+        # Everything that can refuse the connection happens here, before the upgrade, and
+        # before a session is created: a refused request must leave nothing behind (a
+        # cross-site page could otherwise use up its victim's sessions).
         user = self.current_user
         if not await ensure_async(self.authorizer.is_authorized(self, user, "execute",
                                                                  AUTH_RESOURCE)):
             raise web.HTTPError(403)
+        if self._upgrade_problem() is not None:
+            await super().get(session_id=session_id)  # Tornado refuses it with its own status
+            return
         if session_id is not None:
             self.session = self.manager.get(session_id, self.username)
         else:
@@ -210,7 +236,37 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHand
             except SessionError as exc:
                 raise web.HTTPError(exc.status, exc.message) from None
             self.created_session = True
-        await super().get(session_id=session_id)
+        try:
+            await super().get(session_id=session_id)
+        finally:
+            if self.created_session and self.get_status() != 101:
+                # Not upgraded after all (a check this handler does not know about): the
+                # session was made for this connection alone.
+                await self.manager.delete(self.session.id, self.username)
+
+    def _upgrade_problem(self) -> str | None:
+        """Why Tornado would refuse to upgrade this request, or None (the checks of
+        WebSocketHandler.get and WebSocketProtocol13, made before any session exists)."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            return "not a WebSocket upgrade"
+        if "upgrade" not in {part.strip().lower()
+                             for part in headers.get("Connection", "").split(",")}:
+            return '"Connection" is not "Upgrade"'
+        check_cross_origin = getattr(self, "_check_cross_origin", None)  # Tornado >= 6.5
+        if check_cross_origin is not None:
+            problem = check_cross_origin(self.check_origin)
+            if problem is not None:
+                return problem
+        else:
+            origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+            if origin is not None and not self.check_origin(origin):
+                return f"origin {origin!r} not allowed"
+        if headers.get("Sec-WebSocket-Version") != "13":
+            return "unsupported WebSocket version"
+        if not (headers.get("Host") and headers.get("Sec-WebSocket-Key")):
+            return "missing WebSocket headers"
+        return None
 
     def open(self, session_id: str | None = None) -> None:  # type: ignore[override]
         super().open()

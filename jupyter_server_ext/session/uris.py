@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlsplit
 
 
 class UriOutsideProject(ValueError):
@@ -15,9 +15,15 @@ class UriOutsideProject(ValueError):
 def confined_path(uri: str, allowed_roots: Iterable[str]) -> str:
     """The real path of a ``file:`` URI when it lies inside one of ``allowed_roots``.
 
-    Symlinks and ``..`` are resolved before the check, so neither can lead outside.
+    Symlinks and ``..`` are resolved before the check, so neither can lead outside. A literal
+    ``?`` or ``#`` is refused: a URI parser ends the path there, Lean does not (it takes the rest
+    of the URI as path), so ``file:///proj/sub?/../../etc/passwd`` would be checked as
+    ``/proj/sub`` and opened as ``/etc/passwd``. A file name with those characters is sent
+    percent-encoded, as every LSP client does.
     """
-    parsed = urlparse(uri)
+    if "?" in uri or "#" in uri:
+        raise UriOutsideProject(f"file URIs with a query or fragment are not allowed: {uri!r}")
+    parsed = urlsplit(uri)
     if parsed.scheme != "file":
         raise UriOutsideProject(f"only file: URIs inside the project are allowed, not {uri!r}")
     if parsed.netloc not in ("", "localhost"):
