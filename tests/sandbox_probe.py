@@ -14,7 +14,8 @@ On ``initialize`` it does what ``initializationOptions.probe`` says and answers
   /tmp, connect to a loopback port, see the test's process and count visible pids, read an
   environment variable, hold capabilities, create a user namespace.
 - ``hang``: sleep for 60 s without reading stdin (outlives its parent unless something kills it).
-- ``memory``: allocate up to 1 GiB in 64 MiB blocks (a memory limit ends it first).
+- ``memory``: take 1 GiB of resident memory in 64 MiB blocks and hold it for 60 s (a memory limit
+  ends it first).
 - ``cpu``: spin until it has used 10 s of CPU (a CPU limit ends it first).
 - ``fork``: start up to 64 processes and count how many it could.
 - ``fsize``: write a 2 MiB file into its workspace, and 2.25 MiB in three files into /tmp, and
@@ -134,9 +135,12 @@ def confine(options: dict[str, str]) -> dict[str, Any]:
 
 
 def hog_memory() -> dict[str, Any]:
+    """Take 1 GiB of resident memory (every page written), then hold it for a minute: a memory
+    limit must end the probe meanwhile."""
     blocks: list[bytearray] = []
     while len(blocks) * 64 * MiB < 1024 * MiB:
-        blocks.append(bytearray(64 * MiB))  # MemoryError under a memory limit: not caught
+        blocks.append(bytearray(b"\x01") * (64 * MiB))
+    time.sleep(60)
     return {"allocated_mib": len(blocks) * 64}
 
 

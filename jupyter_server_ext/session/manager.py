@@ -20,13 +20,21 @@ from typing import Any
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from . import metrics
-from .command import LeanCommand, LeanNotFound, executable_exists, resolve_command
+from . import metrics, toolchain, usage
+from .command import LeanCommand, LeanNotFound, executable_exists, find_tool, resolve_command
 from .process import LaunchSpec, ResourceLimits, add_lean_flags
-from .sandbox import SANDBOX_MODES, SandboxUnavailable, bwrap_problem, effective_mode
+from .projects import UnsafeProject, check_project_dir
+from .sandbox import (
+    SANDBOX_MODES,
+    SandboxUnavailable,
+    bwrap_problem,
+    effective_mode,
+    tmpfs_mounts,
+)
 from .session import LeanSession, SessionState
 
 GiB = 1 << 30
+MiB = 1 << 20
 NOBODY_UID = 65534
 # A refill after a hand-out waits this long, so that starting the replacement server (a fork, an
 # exec and a CPU-bound start) does not compete with the session being handed out.
@@ -90,10 +98,25 @@ class LeanSessionManager(LoggingConfigurable):
         "auto",
         help='"bwrap" (fail closed if bwrap cannot run), "none", or "auto" (bwrap when it works).',
     ).tag(config=True)
-    memory_limit = Int(8 * GiB, help="Address-space limit per Lean server in bytes; 0 = none.").tag(
-        config=True
-    )
-    cpu_time_limit = Int(3600, help="CPU seconds per Lean server; 0 = none.").tag(config=True)
+    memory_limit = Int(
+        8 * GiB,
+        help="Memory per session in bytes; 0 = none: the resident memory of the session's whole "
+        "Lean process tree (watchdog, file workers, whatever #eval starts) plus what its "
+        "sandbox's memory-backed folders hold (/tmp, /dev/shm, the workspace). Measured every "
+        "usage_interval seconds; over it the session ends with a reason naming the limit. Lean "
+        "also gets -M (3/4 of it, per process) so it stops an elaboration gracefully first.",
+    ).tag(config=True)
+    cpu_time_limit = Int(
+        3600, help="CPU seconds per session (all its Lean processes together); 0 = none."
+    ).tag(config=True)
+    usage_interval = Float(
+        2.0, help="Seconds between measurements of each session's memory and CPU time."
+    ).tag(config=True)
+    tmpfs_size = Int(
+        512 * MiB,
+        help="Largest size of each memory-backed folder in the sandbox (/tmp, /dev/shm, the "
+        "workspace), in bytes; 0 = no cap. What they hold counts toward memory_limit too.",
+    ).tag(config=True)
     process_limit = Int(
         0,
         help="RLIMIT_NPROC for each Lean server; 0 = none. The kernel counts every process and "
@@ -173,6 +196,7 @@ class LeanSessionManager(LoggingConfigurable):
         self._warm: dict[str, list[LeanSession]] = {}
         self._refills: set[asyncio.Task[None]] = set()
         self._cull_task: asyncio.Task[None] | None = None
+        self._usage_task: asyncio.Task[None] | None = None
         self.activity_listeners: list[Callable[[datetime], None]] = []
         self._closing = False
         self._started = False
@@ -186,10 +210,17 @@ class LeanSessionManager(LoggingConfigurable):
     # -- configuration views ---------------------------------------------------------------
 
     def project_dir(self, project: str) -> str:
+        """The real path of a configured project; UnknownProject when there is no such project
+        or its folder may not be served (projects.py)."""
         if project not in self.projects:
             names = ", ".join(sorted(self.projects))
             raise UnknownProject(f"unknown Lean project {project!r}; known projects: {names}")
-        return os.path.abspath(os.path.expanduser(self.projects[project]))
+        path = self.projects[project]
+        try:
+            return check_project_dir(path, root_dir=self.root_dir or os.getcwd(),
+                                     configured=[path])
+        except UnsafeProject as exc:
+            raise UnknownProject(f"Lean project {project!r}: {exc}") from exc
 
     def command_for(self, project: str) -> LeanCommand:
         return resolve_command(self.lean_command, self.project_dir(project))
@@ -211,7 +242,6 @@ class LeanSessionManager(LoggingConfigurable):
 
     def limits(self) -> ResourceLimits:
         return ResourceLimits(
-            memory_bytes=self.memory_limit,
             cpu_seconds=self.cpu_time_limit,
             max_processes=self.process_limit,
             max_file_bytes=self.file_size_limit,
@@ -228,6 +258,8 @@ class LeanSessionManager(LoggingConfigurable):
         self._started = True
         if self.idle_timeout > 0:
             self._cull_task = asyncio.create_task(self._cull_loop())
+        if self.usage_interval > 0:
+            self._usage_task = asyncio.create_task(self._usage_loop())
         if self.warm_pool_size > 0:
             for project in self.projects:
                 self._schedule_refill(project)
@@ -235,10 +267,11 @@ class LeanSessionManager(LoggingConfigurable):
     async def shutdown(self) -> None:
         """Stop every Lean server; returns when all are reaped."""
         self._closing = True
-        if self._cull_task is not None:
-            self._cull_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cull_task
+        for task in (self._cull_task, self._usage_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for task in list(self._refills):
             task.cancel()
         await asyncio.gather(*self._refills, return_exceptions=True)
@@ -278,7 +311,7 @@ class LeanSessionManager(LoggingConfigurable):
             )
         session = self._take_warm(project)
         if session is None:
-            session = self._new_session(project)
+            session = await self._new_session(project)
             self.sessions[session.id] = session
             session.owner = owner
             try:
@@ -293,7 +326,7 @@ class LeanSessionManager(LoggingConfigurable):
         self._schedule_refill(project, delay=REFILL_AFTER_TAKE_S)
         return session
 
-    def _new_session(self, project: str) -> LeanSession:
+    async def _new_session(self, project: str) -> LeanSession:
         project_dir = self.project_dir(project)
         try:
             command = self.command_for(project)
@@ -304,17 +337,19 @@ class LeanSessionManager(LoggingConfigurable):
             raise LeanUnavailable(str(exc)) from exc
         if not executable_exists(command.argv):
             raise LeanUnavailable(f"the Lean command {command.argv[0]!r} was not found")
+        argv, env = await self.launch_command(command)
         session_id = secrets.token_urlsafe(16)
         workspace = os.path.join(self.workspace_root, session_id)
         os.makedirs(workspace, mode=0o700, exist_ok=True)
         spec = LaunchSpec(
-            argv=self._with_lean_limits(command),
+            argv=argv,
             cwd=project_dir,
-            env=dict(os.environ),
+            env=env,
             sandbox=sandbox,
             workspace_dir=workspace,
             limits=self.limits(),
             run_as_uid=self.run_as_uid(),
+            tmpfs_size=self.tmpfs_size,
         )
         return LeanSession(
             session_id=session_id,
@@ -328,16 +363,44 @@ class LeanSessionManager(LoggingConfigurable):
             on_exit=self._session_exited,
         )
 
-    def _with_lean_limits(self, command: LeanCommand) -> list[str]:
-        """The command plus Lean's own -M/-T when it is Lean (`lean --server`, `lake serve`,
-        found or configured); other commands (wrappers, stand-ins) are left alone."""
+    def lean_flags(self) -> list[str]:
+        """Lean command-line flags the settings ask for (before checking what Lean accepts)."""
         flags: list[str] = []
         if self.pass_lean_limits and self.memory_limit:
-            # Lean's -M is in MB and covers its heap; keep it under the hard address-space limit.
+            # Lean's -M is in MB, per process: it stops an elaboration before the session's
+            # whole tree reaches memory_limit.
             flags.append(f"-M{max(256, int(self.memory_limit * 0.75) >> 20)}")
         if self.pass_lean_limits and self.heartbeat_limit:
-            flags.append(f"-T{self.heartbeat_limit}")
-        return add_lean_flags(list(command.argv), flags)
+            flags.append(f"-DmaxHeartbeats={self.heartbeat_limit}")
+        if self.report_delay_ms >= 0:
+            flags.append(f"-Dserver.reportDelayMs={self.report_delay_ms}")
+        return flags
+
+    async def launch_command(self, command: LeanCommand) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment that start ``command``.
+
+        `lean` and `lake` (found, or configured by that name) run as their toolchain's own
+        binaries, resolved here, outside any sandbox (toolchain.py), with the flags of
+        ``lean_flags`` that this Lean accepts. Other commands (wrappers, test stand-ins) run as
+        they are."""
+        env = dict(os.environ)
+        program = os.path.basename(command.argv[0])
+        if program not in ("lean", "lake"):
+            return list(command.argv), env
+        sibling = os.path.join(os.path.dirname(command.argv[0]), "lean")
+        lean = sibling if os.sep in command.argv[0] and os.path.isfile(sibling) else (
+            find_tool("lean") or "lean")
+        try:
+            found = await toolchain.resolve(lean, command.cwd)
+            flags = await toolchain.accepted_flags(found, self.lean_flags())
+        except toolchain.ToolchainProblem as exc:
+            raise LeanUnavailable(f"Lean's toolchain could not be found: {exc}") from exc
+        real = found.tool(program)
+        if not os.path.isfile(real):
+            raise LeanUnavailable(f"the Lean toolchain at {found.prefix} has no `{program}`")
+        # Whatever runs `lean` or `lake` by name inside (Lake, #eval) gets this toolchain too.
+        env["PATH"] = os.pathsep.join([os.path.dirname(real), env.get("PATH", "")])
+        return add_lean_flags([real, *command.argv[1:]], list(flags)), env
 
     async def delete(self, session_id: str, owner: str) -> bool:
         session = self.get(session_id, owner)
@@ -383,6 +446,40 @@ class LeanSessionManager(LoggingConfigurable):
                              return_exceptions=True)
         return [s.id for s in idle]
 
+    # -- resource usage --------------------------------------------------------------------
+
+    async def _usage_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.usage_interval)
+            await self.measure_usage()
+
+    async def measure_usage(self) -> None:
+        """Measure every live session's Lean (one /proc pass, off the event loop) and end those
+        over ``memory_limit`` or ``cpu_time_limit``."""
+        live = [s for s in self.live_sessions() if s.pid is not None]
+        roots = {s.id: s.pid for s in live if s.pid is not None}
+        mounts = {s.id: tmpfs_mounts(s.workspace_dir) for s in live if s.sandboxed}
+        measured = await asyncio.to_thread(usage.measure, roots, mounts)
+        for session in live:
+            found = measured.get(session.id)
+            if found is None or session.state is SessionState.EXITED:
+                continue
+            session.usage = found
+            reason = self._over_limit(found)
+            if reason is not None:
+                metrics.SESSIONS_OVER_LIMIT.inc()
+                session.end_over_limit(reason)
+
+    def _over_limit(self, found: usage.ProcessTreeUsage) -> str | None:
+        if self.memory_limit and found.memory_bytes > self.memory_limit:
+            return (f"the memory limit was reached: Lean used {found.memory_bytes // MiB} MiB "
+                    f"(memory_limit is {self.memory_limit // MiB} MiB per session, for all of "
+                    "its Lean processes and its /tmp and workspace)")
+        if self.cpu_time_limit and found.cpu_seconds > self.cpu_time_limit:
+            return (f"the CPU time limit was reached: Lean used {found.cpu_seconds:.0f} s of CPU "
+                    f"(cpu_time_limit is {self.cpu_time_limit} s per session)")
+        return None
+
     # -- warm pool -------------------------------------------------------------------------
 
     async def wait_for_warm_pool(self) -> None:
@@ -417,7 +514,7 @@ class LeanSessionManager(LoggingConfigurable):
         pool = self._warm.setdefault(project, [])
         while len(pool) < self.warm_pool_size and not self._closing:
             try:
-                session = self._new_session(project)
+                session = await self._new_session(project)
             except SessionError as exc:
                 self.log.warning("Lean warm pool for %s not filled: %s", project, exc.message)
                 return

@@ -12,6 +12,10 @@ from prometheus_client.registry import Collector
 
 SESSIONS_STARTED = Counter("jupyter_lean_sessions_started", "Lean servers started")
 SESSIONS_CULLED = Counter("jupyter_lean_sessions_culled", "Lean sessions stopped for being idle")
+SESSIONS_OVER_LIMIT = Counter(
+    "jupyter_lean_sessions_over_limit", "Lean sessions ended for going over memory_limit or "
+    "cpu_time_limit"
+)
 SESSIONS_CRASHED = Counter(
     "jupyter_lean_sessions_crashed", "Lean servers that exited without being asked to"
 )

@@ -38,10 +38,11 @@ class ResourceLimits:
     Each applies to every process of the Lean server on its own (the watchdog and each file
     worker), since rlimits are per process; ``max_processes`` (RLIMIT_NPROC) is the exception:
     the kernel counts all processes and threads of the user the Lean server runs as, and ignores
-    the limit for root (see ``LaunchSpec.run_as_uid``).
+    the limit for root (see ``LaunchSpec.run_as_uid``). Memory is not among them: a Lean worker
+    reserves over 10 GiB of address space for any file, so RLIMIT_AS kills it, and RLIMIT_RSS does
+    nothing on Linux. Memory is measured per session instead (usage.py, the manager's monitor).
     """
 
-    memory_bytes: int = 0
     cpu_seconds: int = 0
     max_processes: int = 0
     max_file_bytes: int = 0
@@ -51,7 +52,6 @@ class ResourceLimits:
         # A core dump of a multi-gigabyte Lean worker (SIGXCPU dumps core) helps nobody.
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         for limit, soft, hard in (
-            (resource.RLIMIT_AS, self.memory_bytes, self.memory_bytes),
             (resource.RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + _CPU_KILL_GRACE),
             (resource.RLIMIT_NPROC, self.max_processes, self.max_processes),
             (resource.RLIMIT_FSIZE, self.max_file_bytes, self.max_file_bytes),
@@ -63,7 +63,6 @@ class ResourceLimits:
         """The same limits as apply(), as a ``prlimit ... --`` command prefix."""
         args = [prlimit, "--core=0"]
         for option, limit, soft, hard in (
-            ("--as", resource.RLIMIT_AS, self.memory_bytes, self.memory_bytes),
             ("--cpu", resource.RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + _CPU_KILL_GRACE),
             ("--nproc", resource.RLIMIT_NPROC, self.max_processes, self.max_processes),
             ("--fsize", resource.RLIMIT_FSIZE, self.max_file_bytes, self.max_file_bytes),
@@ -81,11 +80,11 @@ class ResourceLimits:
         if returncode == -signal.SIGXFSZ and self.max_file_bytes:
             return (f"the file size limit was reached ({self.max_file_bytes // MiB} MiB per "
                     "file, file_size_limit)")
-        if self.memory_bytes and returncode != 0 and any(
+        if returncode != 0 and any(
             marker in line for line in stderr_lines for marker in _OUT_OF_MEMORY_MARKERS
         ):
-            return (f"out of memory: the memory limit is {self.memory_bytes // MiB} MiB per "
-                    "process (memory_limit)")
+            return ("Lean ran out of memory (its own -M limit, set from memory_limit, or the "
+                    "machine's)")
         return None
 
 
@@ -110,6 +109,8 @@ class LaunchSpec:
     # kernel ignores RLIMIT_NPROC for root, so a process limit binds only an unprivileged user.
     # The workspace is handed to that user; project and toolchain must be readable by it.
     run_as_uid: int | None = None
+    # Cap of each memory-backed folder of the sandbox (/tmp, /dev/shm, the workspace); 0 = none.
+    tmpfs_size: int = 0
 
 
 def describe_exit(returncode: int) -> str:
@@ -232,7 +233,7 @@ class LeanProcess:
         argv, env = list(spec.argv), dict(spec.env)
         if spec.sandbox == "bwrap":
             argv = bwrap_argv(argv, project_dir=spec.cwd, workspace_dir=spec.workspace_dir,
-                              tmp_size=spec.limits.max_file_bytes, run_as_uid=spec.run_as_uid)
+                              tmpfs_size=spec.tmpfs_size, run_as_uid=spec.run_as_uid)
             env = sandbox_env(env, spec.workspace_dir)
         user = run_as_kwargs(spec.run_as_uid)
         if user and spec.run_as_uid is not None:

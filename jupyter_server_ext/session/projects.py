@@ -20,6 +20,12 @@ _SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/run", "/
                 "/sbin", "/lib", "/lib64", "/srv/jupyterhub")
 
 
+# Entries of the home folder that hold credentials, keys or history: never bound into a sandbox.
+_CREDENTIALS = (".ssh", ".gnupg", ".aws", ".azure", ".config", ".kube", ".docker", ".netrc",
+                ".npmrc", ".pypirc", ".git-credentials", ".gitconfig", ".bash_history",
+                ".python_history", ".jupyter", ".ipython", ".local")
+
+
 class UnsafeProject(ValueError):
     """A folder that may not be served as a Lean project; the message says why."""
 
@@ -51,6 +57,24 @@ def secret_places() -> list[str]:
     with contextlib.suppress(OSError):
         places.update(entry.path for entry in os.scandir(home) if entry.name.startswith("."))
     return sorted(os.path.realpath(place) for place in places)
+
+
+def credential_places() -> list[str]:
+    """The Jupyter folders and the home folder's credential entries (real paths)."""
+    home = _home()
+    return sorted({*jupyter_dirs(), *(os.path.join(home, name) for name in _CREDENTIALS)})
+
+
+def unbindable_reason(real: str) -> str | None:
+    """Why a folder may not be bound read-only into a sandbox (as a toolchain), or None: it is
+    the root, the home folder or an ancestor of it, or it holds or lies in credentials."""
+    home = _home()
+    if real == os.sep or is_within(home, real):
+        return f"it is {real}, which holds the home folder"
+    for place in credential_places():
+        if is_within(real, place) or is_within(place, real):
+            return f"it holds or lies in {place}"
+    return None
 
 
 def unsafe_reason(real: str) -> str | None:

@@ -29,14 +29,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .projects import masked_places, unbindable_reason
+
 SANDBOX_MODES = ("auto", "bwrap", "none")
 
 # Variables a Lean server may need; everything else is cleared inside the sandbox.
 _PASSED_ENV_PREFIXES = ("LEAN_", "LAKE_", "ELAN_")
 _PASSED_ENV_NAMES = ("LANG", "LC_ALL", "TERM", "LAKE", "LEAN")
+# What a Lean toolchain folder holds that Lean and Lake use.
+_TOOLCHAIN_PARTS = ("bin/lean", "bin/lake", "bin/leanc", "lib/lean", "include/lean", "src/lean",
+                    "share/lean", "lib/libleanshared.so")
 _SYSTEM_RO_PATHS = ("/usr", "/etc/ld.so.cache", "/etc/localtime", "/etc/ssl", "/etc/alternatives")
 _NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                "--unshare-uts", "--unshare-cgroup-try")
+
+
+# Size of the empty folder that masks a secret one (bwrap needs a writable tmpfs to create the
+# mount points of later binds).
+_MASK_SIZE = 64 * 1024
 
 
 class SandboxUnavailable(Exception):
@@ -131,21 +141,23 @@ def _isolation_args(check: BwrapCheck) -> list[str]:
 
 
 def _program_roots(program: str) -> set[str]:
-    """The installation prefix of a program (.../bin/lean -> ..., where lib/ lives too)."""
+    """The installation prefix of a program (.../bin/lean -> ..., where lib/ lives too), for
+    the program's real path and for the path it is started by (a virtualenv's python is a link
+    into the real installation, and needs both)."""
     roots: set[str] = set()
-    real = Path(os.path.realpath(program))
-    roots.add(str(real.parent.parent if real.parent.name == "bin" else real.parent))
-    unresolved = Path(program).parent
-    roots.add(str(unresolved.parent if unresolved.name == "bin" else unresolved))
+    for path in (Path(os.path.realpath(program)), Path(program)):
+        roots.add(str(path.parent.parent if path.parent.name == "bin" else path.parent))
     return roots
 
 
 def _toolchain_roots(argv: list[str]) -> set[str]:
-    """Folders the command needs read-only: its program's installation, the folder of each script
-    file it names (an interpreter's script), and elan's home.
+    """Folders the command needs read-only: its program's installation (for Lean, the resolved
+    toolchain: see toolchain.py) and the folder of each script file it names (an interpreter's
+    script).
 
     Only existing regular files count among the arguments: an option such as ``--data=/some/dir``
-    or a folder argument never widens the sandbox.
+    or a folder argument never widens the sandbox. Real paths only: the sandbox sees the files a
+    symbolic link points to, never the folder the link lives in.
     """
     roots: set[str] = set()
     for index, arg in enumerate(argv):
@@ -156,10 +168,17 @@ def _toolchain_roots(argv: list[str]) -> set[str]:
             roots |= _program_roots(program)
         else:
             roots.add(str(Path(os.path.realpath(program)).parent))
-    elan_home = os.environ.get("ELAN_HOME") or os.path.expanduser("~/.elan")
-    if os.path.isdir(elan_home):
-        roots.add(elan_home)
     return {root for root in roots if root not in ("/", "/usr")}
+
+
+def _bindable(root: str) -> list[str]:
+    """What of ``root`` may be bound: all of it, or, when it holds secrets (a toolchain linked
+    into ``~/.local`` makes the root ``~/.local``, which holds the Jupyter runtime folder), only
+    the parts a toolchain has."""
+    if unbindable_reason(root) is None:
+        return [root]
+    parts = [os.path.join(root, part) for part in _TOOLCHAIN_PARTS]
+    return [part for part in parts if os.path.exists(part) and unbindable_reason(part) is None]
 
 
 def sandbox_env(environ: Mapping[str, str], workspace: str) -> dict[str, str]:
@@ -197,26 +216,43 @@ def bwrap_argv(
     project_dir: str,
     workspace_dir: str,
     extra_ro_paths: Iterable[str] = (),
-    tmp_size: int = 0,
+    tmpfs_size: int = 0,
     run_as_uid: int | None = None,
 ) -> list[str]:
-    """``argv`` run under bwrap: system and toolchain read-only, project read-only, one writable
-    workspace, private /tmp (at most ``tmp_size`` bytes when not 0), no network, new
+    """``argv`` run under bwrap: system and toolchain read-only, project read-only with the
+    secrets it may contain masked, a private workspace, /tmp and /dev/shm (memory-backed, each
+    at most ``tmpfs_size`` bytes when not 0), a read-only /dev, no network, new
     user/pid/ipc/uts namespaces, no capabilities, dies with its parent."""
     check = check_bwrap(run_as_uid)
     bwrap = check.path or shutil.which("bwrap") or "bwrap"
-    args = [bwrap, *_isolation_args(check), "--proc", "/proc", "--dev", "/dev"]
-    if tmp_size and check.tmpfs_size:
-        args += ["--size", str(tmp_size)]
-    args += ["--tmpfs", "/tmp", *_system_args()]
-    for path in sorted(_toolchain_roots(argv) | set(extra_ro_paths)):
-        if os.path.exists(path):
-            args += ["--ro-bind", path, path]
+    size = ["--size", str(tmpfs_size)] if tmpfs_size and check.tmpfs_size else []
+    args = [bwrap, *_isolation_args(check), "--proc", "/proc", "--dev", "/dev",
+            *size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", *size, "--tmpfs", "/tmp",
+            *_system_args()]
     project_real = os.path.realpath(project_dir)
     # The whole project is read-only, its build output (.lake) included: code run by one session
     # must not plant .olean files that other sessions of the project then load. Build the
     # project (`lake build`) before serving it, as lean4web does.
     args += ["--ro-bind", project_real, project_real]
+    # Read-only only at the end: a toolchain inside a masked folder is bound below.
+    read_only_masks: list[str] = []
+    for place in masked_places(project_real):
+        if os.path.isdir(place):
+            args += ["--size", str(_MASK_SIZE), "--tmpfs", place]
+            read_only_masks += ["--remount-ro", place]
+        else:
+            args += ["--ro-bind", "/dev/null", place]
+    roots = {part for root in _toolchain_roots(argv) | set(extra_ro_paths)
+             for part in _bindable(os.path.realpath(root))}
+    for path in sorted(roots):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
     workspace_real = os.path.realpath(workspace_dir)
-    args += ["--bind", workspace_real, workspace_real, "--chdir", project_real, "--"]
+    args += [*size, "--tmpfs", workspace_real, *read_only_masks, "--chdir", project_real, "--"]
     return args + argv
+
+
+def tmpfs_mounts(workspace_dir: str) -> list[str]:
+    """The memory-backed folders ``bwrap_argv`` mounts, whose contents count as the session's
+    memory."""
+    return ["/tmp", "/dev/shm", os.path.realpath(workspace_dir)]

@@ -226,6 +226,10 @@ class LeanSession:
         return self._process.pid
 
     @property
+    def sandboxed(self) -> bool:
+        return self._process.spec.sandbox == "bwrap"
+
+    @property
     def connected(self) -> bool:
         return self._client is not None
 

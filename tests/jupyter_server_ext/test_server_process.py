@@ -64,7 +64,8 @@ def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[Running
     root = tmp_path / "root"
     root.mkdir()
     env = dict(os.environ, JUPYTER_LEAN_COMMAND=" ".join(lean_server.argv),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path))
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     port = _free_port()
     # No --ServerApp.jpserver_extensions: the extension must be enabled by installation alone.
     process = subprocess.Popen(
