@@ -2,11 +2,13 @@
 """Scripted stand-in for the Lean 4 language server (``lean --server`` / ``lake serve --``).
 
 ``python tests/lean_standin.py [ARGS...]`` speaks, on stdin/stdout, the wire dialect of the Lean 4
-watchdog as written down in ``/work/shared/lean-lsp.md`` (section numbers "§" below refer to
-it). It is a test double for the transport, not a Lean: a small set of rules, all listed here,
-turns a document into diagnostics, goals, hovers and completions, and comment directives
-(``-- standin: ...``) script time and faults. Standard library only; it imports nothing from the
-project, so it stays an independent implementation of the protocol.
+watchdog, held to what the real Lean says by ``tests/test_transcripts.py``, which replays the
+scenarios recorded from Lean 4.35 in ``tests/transcripts/`` against it (section numbers "§" below
+refer to the project's notes on Lean's LSP, ``lean-lsp.md``). It is a test double for the transport,
+not a Lean: a small set of rules, all listed here, turns a document into diagnostics, goals, hovers
+and completions, and comment directives (``-- standin: ...``) script time and faults. Standard
+library only; it imports nothing from the project, so it stays an independent implementation of the
+protocol.
 
 This file is the entry point and the rule book; the code lives beside it in ``tests/standin/``:
 ``wire.py`` (framing, JSON-RPC shapes, capabilities, command line), ``tinylean.py`` (the tiny
@@ -43,9 +45,9 @@ Wire (§1.5, §2)
   notification, response nor error response is fatal (``JSON '<body>' did not have the format of
   a JSON-RPC message.``, text unverified). ``"params": null`` is the same as no params.
 - Handshake: the first message must be the request ``initialize`` (else fatal ``Expected method
-  'initialize', got method '<m>'``); it is answered at once with the 2025 capabilities of §2.3
-  and ``serverInfo {"name":"Lean 4 Server","version":"0.3.0"}``. The next message must be the
-  notification ``initialized`` (else fatal ``Expected method 'initialized', got method '<m>'``;
+  'initialize', got method '<m>'``); it is answered at once with Lean 4.35's capabilities (as
+  recorded) and ``serverInfo {"name":"Lean 4 Server","version":"0.3.0"}``. The next message must be
+  the notification ``initialized`` (else fatal ``Expected method 'initialized', got method '<m>'``;
   so ``didOpen`` before it exits 1). Right after ``initialized`` the server sends the request
   ``client/registerCapability`` (id ``"register_lean_watcher"``, one registration ``{"id":
   "lean_watcher", "method": "workspace/didChangeWatchedFiles"}`` with watchers ``**/*.lean`` and
@@ -58,11 +60,11 @@ Wire (§1.5, §2)
 - Client responses (to ``register_lean_watcher``, refresh requests, or unknown ids) are recorded
   (see the ``replies`` directive) and otherwise ignored.
 - ``shutdown``: cancels all elaboration, answers every pending request with -32801 ``The file
-  worker for <uri> has been terminated.``, then replies ``null`` (no empty diagnostics are
-  published; unverified). Afterwards every request gets -32600 ``Request received after
-  'shutdown' request.``, other notifications are ignored, ``exit`` (with or without params) or EOF
-  exits 0. EOF on stdin at any time exits 0 (Lean treats EOF as ``exit``; before ``shutdown``
-  that is the brief's rule, unverified).
+  worker for <uri> has been terminated.``, publishes an empty diagnostics list for every open
+  document (its last version), then replies ``null`` (as recorded). Afterwards every request gets
+  -32600 ``Request received after 'shutdown' request.``, other notifications are ignored, ``exit``
+  (with or without params) or EOF exits 0. EOF on stdin at any time exits 0 (Lean treats EOF as
+  ``exit``; before ``shutdown`` that is the brief's rule, unverified).
 - ``exit`` with params before ``shutdown`` is just an unsupported notification (see below).
 - Notifications: ``textDocument/didOpen``, ``didChange``, ``didClose``, ``$/cancelRequest``;
   ``textDocument/didSave`` and ``workspace/didChangeWatchedFiles`` are accepted and ignored;
@@ -133,12 +135,14 @@ answers from the snapshot it started on; inference, §5.3).
 - ``textDocument/completion``: the identifier prefix before the cursor (letters, digits, ``_``,
   ``'``, ``!``, ``?``, ``.``) is matched as a string prefix against every known full name and its
   short forms under the current namespaces and ``open``\\ s; label = the part after the last ``.``
-  of the prefix. ``{"isIncomplete":true,"items":[{"label","kind","data"}...]}`` sorted by label;
-  ``kind`` is 3 (function) when the type has an arrow, else 21 (constant); ``data`` is
-  ``{"id":{"const":{"declName":NAME}},"params":{"position","textDocument":{"uri"}}}`` (shape
-  approximates Lean's). Empty prefix or no match: ``{"isIncomplete":true,"items":[]}``.
+  of the prefix, and it must not contain a ``.`` itself (``N`` offers ``N``, not ``N.z``).
+  A ``prelude`` document has no library: only its own declarations are offered.
+  ``{"isIncomplete":true,"items":[{"label","kind","data"}...]}`` sorted by label; ``kind`` is 22
+  for inductive types and structures, 7 for classes, 4 for constructors, else 3 (function) when
+  the type has an arrow, else 21 (constant); ``data`` is Lean's ``[uri, line, character, 0,
+  "c" + NAME]``. Empty prefix or no match: ``{"isIncomplete":true,"items":[]}``.
 - ``completionItem/resolve``: the item with ``detail`` = the type (and ``documentation`` for
-  documented builtins); routed by ``data.params.textDocument.uri``.
+  documented builtins); routed by ``data[0]``.
 - ``$/lean/plainGoal``: ``null`` outside a ``by`` block; inside (from the ``by`` token up to the
   next command) the goals before the first tactic whose start is at or before the position
   when the position is exactly that start, the goals after it when the position is past it (as
@@ -159,11 +163,22 @@ answers from the snapshot it started on; inference, §5.3).
   ``callHierarchy/*``: ``[]``; ``prepareRename``/``rename``/``prepareCallHierarchy``: ``null``;
   ``$/lean/waitForILeans``: ``{}`` (-32801 ``Cannot process '$/lean/waitForILeans' request to
   closed file '<uri>'`` for closed files).
-- ``$/lean/rpc/connect {uri}``: ``{"sessionId": <random 64-bit>}``; ``$/lean/rpc/call``: -32900
-  ``Outdated RPC session`` for unknown sessions, else -32601 ``No RPC method '<m>' bound``.
+- ``$/lean/rpc/connect {uri}``: ``{"sessionId": "<random 64-bit, in decimal>"}`` (a string, as
+  Lean 4.35 sends it); sessions end when the worker restarts or crashes. ``$/lean/rpc/call``
+  waits like a position request; -32900 ``Outdated RPC session`` for unknown sessions;
+  ``Lean.Widget.getInteractiveGoals`` answers the goals of ``plainGoal`` at ``params.position``
+  as ``{"goals":[{"hyps":[{"names","fvarIds","type"}],"type","ctx","goalPrefix":"⊢ ","mvarId"
+  [,"userName"]}]}`` (each type one tagged text ``{"tag":[{"info":{"p":"<ref>"},"subexprPos":
+  "/"},{"text":"<type>"}]}``), ``null`` outside a ``by``; other methods -32601 ``No RPC method
+  '<m>' found``. ``$/lean/rpc/keepAlive`` and ``release`` are accepted and ignored.
+- Signal ``SIGUSR1``: the workers of all open documents die as a SIGKILLed Lean worker does
+  (``crash`` with exit code 137 below, nothing on stderr); the transcript test's stand-in for
+  ``kill -9`` of a ``lean --worker``.
 
 The tiny "Lean"
 ===============
+- ``prelude`` as the first command is a header (Lean without ``Init``), accepted silently;
+  ``import`` lines may follow it. Anywhere else it is a parse error.
 - Comments ``-- ...`` and (nested) ``/- ... -/`` are blanked out before anything else; string
   literals ``"..."`` (one line, usual escapes) are respected.
 - Commands start at column 0 with a command keyword, possibly after modifiers (``private``,
@@ -184,7 +199,8 @@ The tiny "Lean"
   scope ends. Names resolve as in Lean: innermost namespace prefix first, then the root, then
   opened namespaces; ``_root_.`` is honoured. ``variable``, ``universe``, ``set_option``,
   ``instance``, ``attribute``, ``axiom``, ``opaque``, notation commands etc. are accepted and
-  not analysed; ``structure``/``inductive``/``class`` NAME declare ``NAME : Type``.
+  not analysed; ``structure``/``inductive``/``class`` NAME declare ``NAME : Type``, and each
+  ``| c (x : T) ...`` alternative of an ``inductive`` declares ``NAME.c : T → ... → NAME``.
 - Every diagnostic has ``source:"Lean 4"`` and ``fullRange``; ``range`` is ``fullRange`` if that
   is on one line, else it ends at (startLine+1, 0). Severity 1 error, 2 warning, 3 information.
 - Declarations ``def``/``abbrev``/``theorem``/``lemma``/``example``: ``KW NAME BINDERS [: TYPE]
@@ -201,8 +217,11 @@ The tiny "Lean"
   - A ``def`` term body in the expression language below is checked for unknown identifiers
     (error ``unknown identifier 'x'`` on each) and, without parameters, evaluated (the value is
     used by later ``#eval``); bodies outside the language are accepted unchecked. ``def x : Nat
-    := "s"`` gives ``type mismatch\\n  "s"\\nhas type\\n  String : Type\\nbut is expected to have
-    type\\n  Nat : Type`` on the body. Theorem term proofs are not checked.
+    := "s"`` gives ``Type mismatch\\n  "s"\\nhas type\\n  String : Type\\nbut is expected to have
+    type\\n  Nat : Type`` on the body; a body that is just the name of a type (``def x : N :=
+    N``) gives Lean's ``Type mismatch\\n  N\\nhas type\\n  Type\\nof sort `Type 1` but is
+    expected to have type\\n  N\\nof sort `Type``` (capitalized since Lean 4.2x). Theorem term
+    proofs are not checked.
   - ``sorry`` anywhere in the body: warning ``declaration uses `sorry` `` on the name (on the
     ``example`` keyword for examples). This is the backtick form of lean4 PR #11608 (Dec 2025);
     older Lean printed ``declaration uses 'sorry'``.
@@ -278,12 +297,16 @@ Where lean-lsp.md is unsure (choices made here)
   delay expired".
 - Exact texts of fatal header/JSON errors, of ``Cannot parse request params`` for notifications,
   and whether bad notification params are fatal at all.
-- EOF before ``shutdown`` exits 0; ``shutdown`` publishes no empty diagnostics.
+- EOF before ``shutdown`` exits 0.
 - ``waitForDiagnostics`` after an edit cancelled the version it waited for (see above).
 - ``#check`` of constants in arrow form, not the newer signature form; the ``sorry`` warning in
   the backtick form (PR #11608).
 - Whether ``workspace/semanticTokens/refresh`` carries ``params`` (sent without).
-- Completion ``data`` shape and item kinds; ``documentSymbol`` kind 6 for all declarations.
+- ``documentSymbol`` kind 6 for all declarations.
+- Not modelled, though Lean does it: ``workspace/inlayHint/refresh`` and
+  ``workspace/semanticTokens/refresh`` requests after elaboration (only the ``refresh``
+  directive sends one), the empty ``publishDiagnostics`` Lean may send before a version's
+  first report, and Lean's ``internal exception #3`` next to unsolved goals without ``Init``.
 """
 
 

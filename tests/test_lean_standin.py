@@ -606,7 +606,7 @@ async def test_namespaces_open_and_type_mismatch(start: Start) -> None:
     diagnostics = await client.diagnostics(1)
     assert messages(diagnostics) == [
         "2", "Foo.b : Nat",
-        'type mismatch\n  "NotANat"\nhas type\n  String : Type\n'
+        'Type mismatch\n  "NotANat"\nhas type\n  String : Type\n'
         "but is expected to have type\n  Nat : Type"]
     assert diagnostics[2]["range"] == lsp_range((7, 17), (7, 26))
 
@@ -694,7 +694,7 @@ async def test_hover_completion_and_resolve(start: Start) -> None:
     assert completion["isIncomplete"] is True
     assert [item["label"] for item in completion["items"]] == ["sub", "succ"]
     succ = completion["items"][1]
-    assert succ["data"]["params"]["textDocument"]["uri"] == URI
+    assert succ["data"][0] == URI, "Lean's data: [uri, line, character, 0, 'c' + name]"
     resolved = await client.call("completionItem/resolve", succ)
     assert resolved["result"]["detail"] == "Nat → Nat"
     assert resolved["result"]["label"] == "succ"
@@ -746,15 +746,25 @@ async def test_cancel_request_answers_once_with_request_cancelled(start: Start) 
 
 async def test_rpc_connect_and_call(start: Start) -> None:
     client = await start()
-    client.open("#eval 1\n")
+    client.open("#eval 1\ntheorem t (a b : Nat) : a = b := by\n  skip\n")
     session = (await client.call("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
-    assert isinstance(session, int) and 0 <= session < 2**64
-    params = {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0},
-              "method": "Lean.Widget.getInteractiveGoals", "params": {}}
-    outdated = await client.call("$/lean/rpc/call", {**params, "sessionId": session + 1})
+    assert isinstance(session, str) and 0 <= int(session) < 2**64, "a decimal string, as Lean's"
+    position = {"textDocument": {"uri": URI}, "position": {"line": 1, "character": 35}}
+    params = {**position, "method": "Lean.Widget.getInteractiveGoals", "params": position}
+    outdated = await client.call("$/lean/rpc/call", {
+        **params, "sessionId": str((int(session) + 1) % 2**64)})
     assert outdated["error"] == {"code": -32900, "message": "Outdated RPC session"}
-    missing = await client.call("$/lean/rpc/call", {**params, "sessionId": session})
-    assert missing["error"]["code"] == -32601
+    (goal,) = (await client.call("$/lean/rpc/call", {**params, "sessionId": session}))[
+        "result"]["goals"]
+    assert goal["type"]["tag"][1] == {"text": "a = b"}
+    assert [(h["names"], h["type"]["tag"][1]["text"]) for h in goal["hyps"]] == [
+        (["a", "b"], "Nat")]
+    outside = {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}
+    assert (await client.call("$/lean/rpc/call", {
+        **params, **outside, "params": outside, "sessionId": session}))["result"] is None
+    missing = await client.call("$/lean/rpc/call", {**params, "method": "No.such",
+                                                     "sessionId": session})
+    assert missing["error"] == {"code": -32601, "message": "No RPC method 'No.such' found"}
 
 
 # --------------------------------------------------------------------------------------------

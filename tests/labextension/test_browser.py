@@ -353,7 +353,7 @@ def test_error_mark_appears_on_its_cell_and_goes_when_fixed(page, lab: Lab) -> N
     # The message is on the mark (and in the gutter).
     mark_x, mark_y = word_center(page, ".jp-Notebook .jp-CodeCell .cm-content", 2, '"s"')
     page.mouse.move(mark_x, mark_y)
-    expect(page.locator(".cm-tooltip-lint")).to_contain_text("type mismatch")
+    expect(page.locator(".cm-tooltip-lint")).to_contain_text("type mismatch", ignore_case=True)
     shot(page, "error-mark")
 
     for _ in range(3):

@@ -39,7 +39,7 @@ def test_errors_fail_the_cell_with_one_error_output(kernel: KernelHarness) -> No
     assert result.content["ename"] == "LeanError"
     assert len(result.errors) == 1
     traceback = result.error_text
-    assert "2:17:" in traceback and "type mismatch" in traceback
+    assert "2:17:" in traceback and "type mismatch" in traceback.lower()
     assert "3:6:" in traceback and "unknown identifier 'nope'" in traceback
 
 

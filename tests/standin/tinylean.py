@@ -18,7 +18,8 @@ LEAN_TAG_UNSOLVED_GOALS = 1
 DECLARATION_KEYWORDS = {"def", "theorem", "lemma", "example", "abbrev"}
 TYPE_KEYWORDS = {"structure", "inductive", "class"}
 COMMAND_KEYWORDS = DECLARATION_KEYWORDS | TYPE_KEYWORDS | {
-    "instance", "#eval", "#check", "#print", "#reduce", "import", "open", "namespace", "section",
+    "instance", "#eval", "#check", "#print", "#reduce", "import", "prelude", "open", "namespace",
+    "section",
     "end", "variable", "universe", "set_option", "axiom", "opaque", "attribute", "macro",
     "macro_rules", "syntax", "notation", "infix", "infixl", "infixr", "prefix", "postfix", "elab",
     "mutual",
@@ -734,6 +735,14 @@ class Step:
     directive: Directive | None = None
 
 
+def completion_kind(decl: Decl) -> int:
+    """LSP CompletionItemKind as Lean picks it for a constant."""
+    kinds = {"inductive": 22, "structure": 22, "class": 7, "constructor": 4}
+    if decl.kind in kinds:
+        return kinds[decl.kind]
+    return 3 if "→" in decl.type and decl.kind != "theorem" else 21
+
+
 @dataclass
 class Analysis:
     """Everything the stand-in knows about one version of a document."""
@@ -803,26 +812,27 @@ class Analysis:
         ctx = self.context_at(pos[0])
         cut = prefix.rfind(".") + 1
         items: dict[tuple[str, str], Json] = {}
-        for full, decl in [*BUILTINS.items(), *self.decls.items()]:
+        # A `prelude` document has no library: only its own declarations are offered.
+        known = [] if "prelude" in self.header else [*BUILTINS.items()]
+        line, character = self.text.lsp(pos)["line"], self.text.lsp(pos)["character"]
+        for full, decl in [*known, *self.decls.items()]:
             forms = [full] + [full[len(p) + 1:] for p in [*ctx.prefixes(), *ctx.opens]
                               if full.startswith(p + ".")]
             for form in forms:
-                if form.startswith(prefix) and form[cut:]:
+                if form.startswith(prefix) and form[cut:] and "." not in form[cut:]:
                     label = form[cut:]
                     items[(label, full)] = {
-                        "data": {"id": {"const": {"declName": full}},
-                                 "params": {"position": self.text.lsp(pos),
-                                            "textDocument": {"uri": uri}}},
-                        "kind": 3 if "→" in decl.type and decl.kind != "theorem" else 21,
+                        "data": [uri, line, character, 0, f"c{full}"],
+                        "kind": completion_kind(decl),
                         "label": label,
                     }
         return {"isIncomplete": True, "items": [items[k] for k in sorted(items)]}
 
     def resolve_completion(self, item: Json) -> Json:
-        try:
-            name = item["data"]["id"]["const"]["declName"]
-        except (KeyError, TypeError):
+        data = item.get("data") if isinstance(item, dict) else None
+        if not (isinstance(data, list) and len(data) == 5 and isinstance(data[4], str)):
             return item
+        name = data[4][1:]
         decl = self.decls.get(name) or BUILTINS.get(name)
         out = dict(item)
         if decl is not None:
@@ -841,6 +851,34 @@ class Analysis:
             texts = [goal.render(command.proof.hyps) for goal in goals]
             return {"goals": texts,
                     "rendered": "\n---\n".join(f"```lean\n{t}\n```" for t in texts)}
+        return None
+
+    def interactive_goals(self, pos: Pos) -> Json:
+        """``Lean.Widget.getInteractiveGoals``: the goals of plain_goal as Lean's widget structure
+        (each type one tagged text; ``p`` are the RPC references Lean hands out)."""
+        for command in self.commands:
+            goals = command.proof.goals_at(pos) if command.proof else None
+            if goals is None:
+                continue
+            refs = iter(range(1 << 30))
+
+            def tagged(text: str, refs: Iterator[int] = refs) -> Json:
+                return {"tag": [{"info": {"p": str(next(refs))}, "subexprPos": "/"},
+                                {"text": text}]}
+
+            hyps = [hyp.partition(" : ") for hyp in command.proof.hyps]
+            out = []
+            for index, goal in enumerate(goals):
+                widget: Json = {
+                    "hyps": [{"fvarIds": [f"_uniq.{n}" for n in range(len(names.split()))],
+                              "names": names.split(), "type": tagged(type_)}
+                             for names, _, type_ in hyps],
+                    "type": tagged(goal.target), "ctx": {"p": str(next(refs))},
+                    "goalPrefix": "⊢ ", "mvarId": f"_uniq.goal.{index}"}
+                if goal.case:
+                    widget["userName"] = goal.case
+                out.append(widget)
+            return {"goals": out}
         return None
 
     def plain_term_goal(self, pos: Pos) -> Json:
@@ -1137,10 +1175,16 @@ class Analyzer:
         if index >= len(tokens):
             return
         keyword = tokens[index].text
-        if keyword != "import":
+        if keyword == "prelude" and not (self.in_header and not self.header):
+            self.error(command, "unexpected identifier; expected command",
+                       tokens[index].start_pos, tokens[index].end_pos)
+            return
+        if keyword not in ("import", "prelude"):
             self.in_header = False
         args = tokens[index + 1:]
-        if keyword == "import":
+        if keyword == "prelude":
+            self.header.append("prelude")
+        elif keyword == "import":
             self.import_(command, tokens[index], args)
         elif keyword in ("namespace", "section"):
             self.open_scope(command, keyword, tokens[index], args)
@@ -1205,6 +1249,20 @@ class Analyzer:
                        args[0].end_pos)
             return
         self.register(Decl(full, keyword, "Type", "Type", ctx=command.ctx), args[0], command)
+        if keyword == "inductive":
+            self.constructors(command, full, args[1:])
+
+    def constructors(self, command: Command, inductive: str, args: list[Token]) -> None:
+        """``| c (x : T) ...`` alternatives declare ``inductive.c : T → ... → inductive``."""
+        bars = [i for i, t in enumerate(args) if t.kind == "sym" and t.text == "|"]
+        for bar in bars:
+            if bar + 1 >= len(args) or args[bar + 1].kind != "ident":
+                continue
+            binders, _ = self.parse_binders(args, bar + 2)
+            arrows = [b.type for b in binders for _ in b.names if b.bracket == "("]
+            name = f"{inductive}.{args[bar + 1].text}"
+            type_ = " → ".join([*arrows, inductive])
+            self.decls[name] = Decl(name, "constructor", type_, inductive, ctx=command.ctx)
 
     def parse_binders(self, tokens: list[Token], index: int) -> tuple[list[Binder], int]:
         binders: list[Binder] = []
@@ -1306,12 +1364,23 @@ class Analyzer:
                     and isinstance(decl.value, str)):
                 command.diags.append(Diag(
                     SEVERITY_ERROR,
-                    f"type mismatch\n  {self.slice_text(body)}\nhas type\n  String : Type\n"
+                    f"Type mismatch\n  {self.slice_text(body)}\nhas type\n  String : Type\n"
                     "but is expected to have type\n  Nat : Type",
                     body[0].start_pos, body[-1].end_pos))
                 decl.value = None
+        if (isinstance(expr, Name) and expected not in ("", "Type")
+                and (named := self.lookup_type(expr, command)) == "Type"):
+            command.diags.append(Diag(
+                SEVERITY_ERROR,
+                f"Type mismatch\n  {expr.text}\nhas type\n  {named}\nof sort `Type 1` but is "
+                f"expected to have type\n  {expected}\nof sort `Type`",
+                body[0].start_pos, body[-1].end_pos))
         if expected:
             command.term = TermBody(body[0].start_pos, body[-1].end_pos, hyps, expected)
+
+    def lookup_type(self, expr: Name, command: Command) -> str | None:
+        decl = resolve_name(expr.text, command.ctx, self.decls)
+        return decl.type if decl is not None and expr.text not in command.locals else None
 
     def tactic_block(self, command: Command, body: list[Token], hyps: list[str],
                      target: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import random
+import signal
 import stat
 import sys
 import threading
@@ -158,16 +159,18 @@ class FrameReader:
             self.parser.feed(data)
 
 
-def get_path(params: Json, *path: str) -> Json:
+def get_path(params: Json, *path: str | int) -> Json:
     value = params
     for key in path:
-        if not isinstance(value, dict) or key not in value:
+        found = (isinstance(key, int) and isinstance(value, list) and key < len(value)) or (
+            isinstance(key, str) and isinstance(value, dict) and key in value)
+        if not found:
             raise BadParams(f"missing field '{key}'")
         value = value[key]
     return value
 
 
-def get_str(params: Json, *path: str) -> str:
+def get_str(params: Json, *path: str | int) -> str:
     value = get_path(params, *path)
     if not isinstance(value, str):
         raise BadParams(f"field '{path[-1]}' must be a string")
@@ -215,7 +218,7 @@ class Document:
     completed: int | None = None
     crashed: bool = False
     pending: list[PendingRequest] = field(default_factory=list)
-    rpc_sessions: set[int] = field(default_factory=set)
+    rpc_sessions: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -232,7 +235,7 @@ Handler = Callable[["Server", PendingRequest, Analysis], Json]
 class RequestSpec:
     wait: str
     handler: Handler
-    uri_path: tuple[str, ...] = ("textDocument", "uri")
+    uri_path: tuple[str | int, ...] = ("textDocument", "uri")
 
 
 def _semantic_range(server: Server, req: PendingRequest, a: Analysis) -> Json:
@@ -251,7 +254,7 @@ def _selection_range(server: Server, req: PendingRequest, a: Analysis) -> Json:
 
 
 def _rpc_connect(server: Server, req: PendingRequest, a: Analysis) -> Json:
-    session = random.getrandbits(64)
+    session = str(random.getrandbits(64))  # Lean sends the 64-bit id as a decimal string
     server.docs[req.uri].rpc_sessions.add(session)
     return {"sessionId": session}
 
@@ -259,7 +262,15 @@ def _rpc_connect(server: Server, req: PendingRequest, a: Analysis) -> Json:
 def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
     if req.params.get("sessionId") not in server.docs[req.uri].rpc_sessions:
         raise RequestError(RPC_NEEDS_RECONNECT, "Outdated RPC session")
-    raise RequestError(METHOD_NOT_FOUND, f"No RPC method '{req.params.get('method')}' bound")
+    method = req.params.get("method")
+    if method == "Lean.Widget.getInteractiveGoals":
+        try:
+            position = parse_position(get_path(req.params, "params", "position"))
+        except BadParams as exc:
+            raise RequestError(INVALID_PARAMS, f"Cannot parse request params: "
+                               f"{compact(req.params)}\n{exc}") from exc
+        return a.interactive_goals(a.text.from_lsp(*position))
+    raise RequestError(METHOD_NOT_FOUND, f"No RPC method '{method}' found")
 
 
 def _pos(req: PendingRequest, a: Analysis) -> Pos:
@@ -273,7 +284,7 @@ DOCUMENT_REQUESTS: dict[str, RequestSpec] = {
         "position", lambda s, r, a: a.completion(r.uri, _pos(r, a))),
     "completionItem/resolve": RequestSpec(
         "now", lambda s, r, a: a.resolve_completion(r.params),
-        ("data", "params", "textDocument", "uri")),
+        ("data", 0)),
     "$/lean/plainGoal": RequestSpec("position", lambda s, r, a: a.plain_goal(_pos(r, a))),
     "$/lean/plainTermGoal": RequestSpec(
         "position", lambda s, r, a: a.plain_term_goal(_pos(r, a))),
@@ -293,7 +304,7 @@ DOCUMENT_REQUESTS: dict[str, RequestSpec] = {
     "textDocument/inlayHint": RequestSpec("now", lambda s, r, a: []),
     "textDocument/selectionRange": RequestSpec("now", _selection_range),
     "$/lean/rpc/connect": RequestSpec("now", _rpc_connect, ("uri",)),
-    "$/lean/rpc/call": RequestSpec("now", _rpc_call),
+    "$/lean/rpc/call": RequestSpec("position", _rpc_call),
 }
 WATCHDOG_REQUESTS: dict[str, Json] = {
     "textDocument/references": [],
@@ -576,6 +587,8 @@ class Server:
             self.stop_elaboration(doc)
             self.fail_pending(doc, CONTENT_MODIFIED,
                               f"The file worker for {doc.uri} has been terminated.")
+            self.notify("textDocument/publishDiagnostics",
+                        {"diagnostics": [], "uri": doc.uri, "version": doc.version})
         self.docs.clear()
         self.phase = "shutdown"
         self.result(ident, None)
@@ -727,13 +740,21 @@ class Server:
                 self.elab_progress(doc, elab, line)
             await self.out.drain()
 
+    def kill_workers(self) -> None:
+        """SIGUSR1: every open document's worker dies as a SIGKILLed Lean worker does."""
+        for doc in list(self.docs.values()):
+            if not doc.crashed and self.phase == "running":
+                self.stop_elaboration(doc)
+                self.crash(doc, 128 + 9)
+
     def crash(self, doc: Document, code: int, note: str | None = None) -> None:
         if code == 1:
             self.stderr(note or f"[{doc.uri}] uncaught exception: standin crash")
             error = (WORKER_EXITED, f"Server process for {doc.uri} crashed, see stderr for "
                      "exception.")
         else:
-            self.stderr("Stack overflow detected. Aborting.")
+            if code != 128 + 9:  # a killed process writes nothing
+                self.stderr("Stack overflow detected. Aborting.")
             error = (WORKER_CRASHED, f"Server process for {doc.uri} crashed, likely due to a "
                      "stack overflow or a bug.")
         doc.crashed = True
@@ -772,6 +793,7 @@ async def serve(config: Config, parser: FrameParser) -> int:
     stream, pause = await open_input()
     output = await Output.open()
     server = Server(config, output, pause)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, server.kill_workers)
     code = await server.run(FrameReader(stream, parser))
     await output.flush(timeout=5.0)
     return code

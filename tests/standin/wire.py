@@ -40,20 +40,27 @@ TOKEN_MODIFIERS = [
 ]
 KEYWORD_TOKEN, SORRY_TOKEN = 0, TOKEN_TYPES.index("leanSorryLike")
 
+# Lean 4.35's, as recorded in tests/transcripts/handshake.json.
 CAPABILITIES: Json = {
     "callHierarchyProvider": True,
     "codeActionProvider": {
         "codeActionKinds": ["quickfix", "refactor", "source.organizeImports"],
         "resolveProvider": True,
+        "workDoneProgress": False,
     },
+    "colorProvider": {"workDoneProgress": False},
     "completionProvider": {"resolveProvider": True, "triggerCharacters": ["."]},
     "declarationProvider": True,
     "definitionProvider": True,
     "documentHighlightProvider": True,
     "documentSymbolProvider": True,
+    "experimental": {
+        "moduleHierarchyProvider": {},
+        "rpcProvider": {"highlightMatchesProvider": {}, "rpcWireFormat": "v1"},
+    },
     "foldingRangeProvider": True,
     "hoverProvider": True,
-    "inlayHintProvider": {"resolveProvider": False},
+    "inlayHintProvider": {"resolveProvider": False, "workDoneProgress": False},
     "referencesProvider": True,
     "renameProvider": {"prepareProvider": True},
     "semanticTokensProvider": {
@@ -61,6 +68,7 @@ CAPABILITIES: Json = {
         "legend": {"tokenModifiers": TOKEN_MODIFIERS, "tokenTypes": TOKEN_TYPES},
         "range": True,
     },
+    "signatureHelpProvider": {"triggerCharacters": [" "], "workDoneProgress": False},
     "textDocumentSync": {
         "change": 2,
         "openClose": True,
