@@ -114,9 +114,17 @@ class HealthHandler(LeanAPIHandler):
                 lean["version"] = await self._cached_version()
         sandbox = manager.sandbox_in_force()
         healthy = lean["found"] and not sandbox.startswith("unavailable")
+        check = None
+        if healthy:
+            # Found is not working: start Lean as a session would and have it elaborate.
+            check = await manager.check_lean(refresh=self.get_argument("refresh", "") == "1")
+            healthy = check.ok
+            if not check.ok:
+                lean["message"] = check.problem
         self.finish({
             "status": "ok" if healthy else "degraded",
             "lean": lean,
+            "check": check.to_json() if check is not None else None,
             "sandbox": sandbox,
             "sessions": len(manager.live_sessions()),
         })

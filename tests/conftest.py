@@ -170,7 +170,8 @@ def pytest_terminal_summary(terminalreporter: object, exitstatus: int,
         return
     lean = _find_real_lean()
     described = {
-        "real": f"real ({lean.version})" if isinstance(lean, RealLean) else "real (no Lean)",
+        "real": f"real ({lean.version.split(',')[0].replace('(version ', '')})"
+        if isinstance(lean, RealLean) else "real (no Lean)",
         "full": "full (a toolchain with its library)",
         "standin": "standin (tests/lean_standin.py)",
     }

@@ -14,7 +14,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
@@ -23,7 +23,7 @@ from traitlets.config import LoggingConfigurable
 from . import metrics, toolchain, usage
 from .command import LeanCommand, LeanNotFound, executable_exists, find_tool, resolve_command
 from .process import LaunchSpec, ResourceLimits, add_lean_flags
-from .projects import UnsafeProject, check_project_dir
+from .projects import UnsafeProject, check_project_dir, unreachable_by_others
 from .sandbox import (
     SANDBOX_MODES,
     SandboxUnavailable,
@@ -32,6 +32,7 @@ from .sandbox import (
     tmpfs_mounts,
 )
 from .session import LeanSession, SessionState
+from .smoke import SmokeResult, smoke_test
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -163,6 +164,11 @@ class LeanSessionManager(LoggingConfigurable):
         "unless this is set, since a cell is run only once it is complete. Passed only to "
         "`lean --server` / `lake serve`.",
     ).tag(config=True)
+    health_check_interval = Float(
+        300,
+        help="Seconds /lean/health reuses the result of its check that Lean works as configured "
+        "(a Lean started with the sessions' sandbox and limits elaborates a one-line document).",
+    ).tag(config=True)
     lean_uid = Int(
         -1,
         help="Only when the Jupyter server runs as root: the uid (and gid) Lean servers run as. "
@@ -200,6 +206,8 @@ class LeanSessionManager(LoggingConfigurable):
         self.activity_listeners: list[Callable[[datetime], None]] = []
         self._closing = False
         self._started = False
+        self._smoke: SmokeResult | None = None
+        self._smoke_task: asyncio.Task[SmokeResult] | None = None
         metrics.SESSION_STATES.add_source(self)
 
     def session_states(self) -> list[str]:
@@ -398,6 +406,17 @@ class LeanSessionManager(LoggingConfigurable):
         real = found.tool(program)
         if not os.path.isfile(real):
             raise LeanUnavailable(f"the Lean toolchain at {found.prefix} has no `{program}`")
+        uid = self.run_as_uid()
+        if uid is not None:
+            for what, path in (("toolchain", real), ("project", command.cwd)):
+                blocked = unreachable_by_others(path)
+                if blocked is not None:
+                    raise LeanUnavailable(
+                        f"Lean runs as uid {uid} (the server runs as root and process_limit is "
+                        f"set, or lean_uid), and that user cannot reach the {what} {path}: "
+                        f"{blocked} is not open to other users. Make it readable (chmod o+rx), "
+                        "install the toolchain outside /root (e.g. ELAN_HOME=/opt/elan), or set "
+                        "c.LeanSessionManager.lean_uid to a user who can read it.")
         # Whatever runs `lean` or `lake` by name inside (Lake, #eval) gets this toolchain too.
         env["PATH"] = os.pathsep.join([os.path.dirname(real), env.get("PATH", "")])
         return add_lean_flags([real, *command.argv[1:]], list(flags)), env
@@ -445,6 +464,31 @@ class LeanSessionManager(LoggingConfigurable):
         await asyncio.gather(*(self._stop(s, "culled after being idle") for s in idle),
                              return_exceptions=True)
         return [s.id for s in idle]
+
+    # -- health ----------------------------------------------------------------------------
+
+    async def check_lean(self, refresh: bool = False) -> SmokeResult:
+        """Whether Lean works as configured (smoke.py); reused for ``health_check_interval``
+        seconds, and one check at a time however many ask."""
+        fresh = self._smoke is not None and (
+            datetime.now(self._smoke.checked.tzinfo) - self._smoke.checked
+        ).total_seconds() < self.health_check_interval
+        if self._smoke is not None and fresh and not refresh:
+            return self._smoke
+        if self._smoke_task is None or self._smoke_task.done():
+            self._smoke_task = asyncio.create_task(self._run_smoke_test())
+        self._smoke = await asyncio.shield(self._smoke_task)
+        return self._smoke
+
+    async def _run_smoke_test(self) -> SmokeResult:
+        try:
+            session = await self._new_session("default")
+        except SessionError as exc:
+            return SmokeResult(False, 0.0, exc.message, datetime.now(timezone.utc))
+        try:
+            return await smoke_test(session)
+        finally:
+            shutil.rmtree(session.workspace_dir, ignore_errors=True)
 
     # -- resource usage --------------------------------------------------------------------
 

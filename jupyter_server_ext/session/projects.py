@@ -117,3 +117,21 @@ def masked_places(project_real: str) -> list[str]:
     """Secret places inside a project, to hide inside the sandbox (outermost first)."""
     return [place for place in secret_places()
             if is_within(place, project_real) and place != project_real]
+
+
+def unreachable_by_others(path: str) -> str | None:
+    """The first folder on the way to ``path`` (a file or folder) that a user who is neither its
+    owner nor in its group cannot pass, or None. Such a user is how Lean runs when the server is
+    root and must run it unprivileged (a process limit binds only non-root users)."""
+    real = os.path.realpath(path)
+    parts = real.split(os.sep)
+    for depth in range(2, len(parts) + 1):
+        step = os.sep.join(parts[:depth]) or os.sep
+        try:
+            mode = os.stat(step).st_mode
+        except OSError:
+            return step
+        needed = 0o001 if step != real or os.path.isdir(step) else 0o004
+        if not mode & needed:
+            return step
+    return None
