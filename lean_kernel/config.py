@@ -67,3 +67,40 @@ def default_project_dir(start: str) -> str:
         if any((folder / name).is_file() for name in (*LAKEFILES, "lean-toolchain")):
             return str(folder)
     return str(here)
+
+
+# Settings the kernel sets on its manager itself (see LeanKernel.__init__): never re-applied.
+KERNEL_OWNED = frozenset({"idle_timeout", "cull_interval", "warm_pool_size", "projects"})
+
+
+def _manager_section(config: Config) -> dict[str, Any]:
+    return dict(config.get("LeanSessionManager", {}))
+
+
+class LiveManagerConfig:
+    """The LeanSessionManager section of the config files, read again while Lean fails to
+    start: a fix made in the file (another `lean_command`, `sandbox`...) is used at the next
+    cell, without restarting the kernel or waiting out the pause between start attempts."""
+
+    def __init__(self, manager: Any, log: logging.Logger | logging.LoggerAdapter[Any],
+                 loaded: Config, fixed: set[str]) -> None:
+        self.manager = manager
+        self.log = log
+        self.fixed = fixed | KERNEL_OWNED  # the kernel's command line wins over the files
+        self.section = _manager_section(loaded)
+
+    def refresh(self) -> str:
+        """Apply what changed in the files since the last look; returns a fingerprint of the
+        files' settings (it changes when they do)."""
+        section = _manager_section(load_server_config(self.log))
+        if section != self.section:
+            for name, value in section.items():
+                if (name in self.fixed or not self.manager.has_trait(name)
+                        or self.section.get(name) == value):
+                    continue
+                try:
+                    setattr(self.manager, name, value)
+                except Exception as exc:  # a wrong type in the file: say so, keep the rest
+                    self.log.warning("LeanSessionManager.%s from the config files: %s", name, exc)
+            self.section = section
+        return repr(sorted(section.items()))

@@ -4,7 +4,8 @@ It starts Lean (through ``LeanSessionManager``, so configuration, sandbox and li
 extension's), opens the document, sends edits, waits on ``textDocument/waitForDiagnostics`` (Lean's
 "everything for version N has been sent" barrier) and turns Lean's failure modes into three
 exceptions: Lean could not start, a file worker crashed, the whole server exited. It also brings
-Lean back after a crash, a hang or an interrupt.
+Lean back after a crash, a hang or an interrupt, and stops starting a Lean that keeps dying as it
+starts (``StartBackoff``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ from .document import Edit, Position
 WORKER_EXITED, WORKER_CRASHED = -32901, -32902
 FATAL = 2  # fileProgress kind of a fatal error
 FATAL_GRACE = 2.0  # seconds: see LeanConnection._wait_for_diagnostics
+STDERR_SEPARATOR = "; last stderr lines:\n"  # how the session layer appends Lean's stderr
+MAX_SUMMARY = 600  # characters of Lean's stderr in a one-line summary
 
 ProgressListener = Callable[[int, list[dict[str, Any]]], None]
 
@@ -55,6 +59,60 @@ def lsp_position(position: Position) -> dict[str, int]:
     return {"line": position[0], "character": position[1]}
 
 
+def one_line(reason: str) -> str:
+    """A session's exit reason on one line, Lean's stderr lines included: the first line of an
+    error is what notebooks, papermill and logs show of it."""
+    head, _, stderr = reason.partition(STDERR_SEPARATOR)
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    head = " ".join(head.split())
+    if not lines:
+        return head
+    said = " | ".join(lines)
+    if len(said) > MAX_SUMMARY:
+        said = "..." + said[-MAX_SUMMARY:]
+    return f"{head}; Lean said: {said}"
+
+
+@dataclass
+class StartBackoff:
+    """A Lean that dies (or hangs) as it starts is not started again for every cell: after n
+    failures in a row the next try waits ``first * 2**(n-1)`` seconds (at most ``longest``),
+    unless the settings that start it changed, or the user asks (%reset, %project)."""
+
+    first: float
+    longest: float = 300.0
+    failures: int = 0
+    message: str = ""
+    retry_at: float = 0.0
+    settings: Hashable = None
+
+    def failed(self, message: str, settings: Hashable) -> None:
+        self.failures += 1
+        self.message = message
+        self.settings = settings
+        pause = min(self.first * 2 ** (self.failures - 1), self.longest)
+        self.retry_at = time.monotonic() + pause
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def forget(self) -> None:
+        """Allow the next start at once (the pause after another failure still grows)."""
+        self.retry_at = 0.0
+
+    def refusal(self, settings: Hashable) -> str | None:
+        """Why Lean is not started now, or None when it may be."""
+        remaining = self.retry_at - time.monotonic()
+        if self.failures == 0 or remaining <= 0 or settings != self.settings:
+            return None
+        times = "once" if self.failures == 1 else f"{self.failures} times in a row"
+        return (f"{self.message}\nLean failed to start {times}; it is started again in "
+                f"{remaining:.0f} s at the earliest (the pause doubles with each failure), or "
+                "at once after %reset or a change of the Lean settings "
+                "(c.LeanSessionManager.* in jupyter_server_config).")
+
+
 class LeanConnection:
     """One Lean server, one virtual document ``<project>/.jupyter-lean/<name>.lean``."""
 
@@ -67,6 +125,8 @@ class LeanConnection:
         document_name: str,
         startup_timeout: float,
         log: logging.Logger | logging.LoggerAdapter[Any],
+        backoff: float = 10.0,
+        settings: Callable[[], Hashable] | None = None,
     ) -> None:
         self.manager = manager
         self.owner = owner
@@ -87,6 +147,9 @@ class LeanConnection:
         self._fatal_version: int | None = None
         self._lock = asyncio.Lock()
         self.last_used = time.monotonic()
+        self.backoff = StartBackoff(backoff)
+        # What starting Lean depends on (command, configuration): a change ends a backoff.
+        self.settings = settings or (lambda: (self.project, self.describe_command()))
 
     # -- state -----------------------------------------------------------------------------
 
@@ -137,21 +200,36 @@ class LeanConnection:
             if self.ready:
                 return False
             if self.session is not None:
-                reason = self.session.exit_reason or "it stopped"
+                reason = one_line(self.session.exit_reason or "it stopped")
                 self.notices.append(
-                    f"Lean had stopped ({reason.splitlines()[0]}); it was started again and the "
-                    "document re-checked."
+                    f"Lean had stopped ({reason}); it was started again and the document "
+                    "re-checked."
                 )
                 await self.drop_session()
+            if self.backoff.failures:
+                refusal = self.backoff.refusal(self.settings())
+                if refusal is not None:
+                    raise LeanUnavailableError(refusal)
             await self._start()
             self._open(text)
             return True
 
     async def _start(self) -> None:
+        """Start a Lean server and initialize it; a server that exits or stays silent meanwhile
+        counts against ``backoff``."""
         try:
             session = await self.manager.create(self.owner, self.project)
         except SessionError as exc:
+            # Nothing was started (Lean missing, no sandbox): cheap to try again every time.
             raise LeanUnavailableError(_with_hint(exc.message)) from exc
+        try:
+            await self._initialize(session)
+        except LeanUnavailableError as exc:
+            self.backoff.failed(str(exc), self.settings())
+            raise
+        self.backoff.succeeded()
+
+    async def _initialize(self, session: LeanSession) -> None:
         self.session = session
         self._is_open = False
         self.client = client = InProcessClient(session)
@@ -170,19 +248,23 @@ class LeanConnection:
                 client.request("initialize", params), self.startup_timeout
             )
         except asyncio.TimeoutError:
-            tail = "\n".join(session.stderr_tail[-10:])
+            tail = session.stderr_tail[-10:]
             await self.drop_session()
             raise LeanUnavailableError(
                 f"Lean did not answer `initialize` within {self.startup_timeout:g} s "
-                f"(command: {self.describe_command()})."
-                + (f" Its last stderr lines:\n{tail}" if tail else "")
-                + " Raise LeanKernel.startup_timeout if the project is slow to load."
+                f"(command: {self.describe_command()})"
+                + (f"; Lean said: {' | '.join(tail)}" if tail else "") + "."
+                + (" Its last stderr lines:\n" + "\n".join(tail) + "\n" if tail else " ")
+                + "Raise LeanKernel.startup_timeout if the project is slow to load."
             ) from None
         except (LeanRequestError, SessionClosed) as exc:
             reason = session.exit_reason or str(exc)
             await self.drop_session()
+            _, _, stderr = reason.partition(STDERR_SEPARATOR)
             raise LeanUnavailableError(
-                f"Lean started but failed: {reason}\nThe command was: {self.describe_command()}. "
+                f"Lean started but failed: {one_line(reason)}\n"
+                + (f"Lean's last stderr lines:\n{stderr}\n" if stderr else "")
+                + f"The command was: {self.describe_command()}. "
                 "Check that it starts a Lean 4 language server (`lean --server`, or `lake serve` "
                 f"in a Lake project); set {COMMAND_ENV_VAR} or c.LeanSessionManager.lean_command "
                 "to change it, and see https://lean-lang.org/install/ to install Lean."

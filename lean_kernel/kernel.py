@@ -28,9 +28,10 @@ from traitlets.config import Config
 
 from jupyter_server_ext._version import __version__
 from jupyter_server_ext.session import LeanRequestError, LeanSessionManager
+from jupyter_server_ext.session.projects import UnsafeProject, check_project_dir
 
 from . import environment
-from .config import default_project_dir, load_server_config
+from .config import LiveManagerConfig, default_project_dir, load_server_config
 from .connection import LeanConnection, LeanUnavailableError, ServerExited, WorkerCrashed
 from .document import NotebookDocument
 from .goals import GoalAsker, position_params
@@ -42,7 +43,8 @@ from .render import (
     CellMessage,
     ErrorContent,
     Output,
-    completion_matches,
+    choose_completions,
+    completion_reply,
     hover_bundle,
     message_from_diagnostic,
     plain_error,
@@ -143,6 +145,20 @@ class LeanKernel(Kernel):
         False, help="Show the goals after every tactic line (as %goals on does)."
     ).tag(config=True)
     max_completions = Int(500, help="Most completion matches returned.").tag(config=True)
+    restart_backoff = Float(
+        10, help="Seconds before a Lean that failed to start (it exited, or did not answer "
+        "`initialize`) is started again; the pause doubles with each failure in a row, up to "
+        "5 minutes. %reset, %project or a change of the LeanSessionManager settings in the "
+        "config files retries at once."
+    ).tag(config=True)
+    completion_details = Int(
+        50, help="How many of the completion matches (the first ones) get their signature from "
+        "Lean (completionItem/resolve, asked in parallel); 0 = none."
+    ).tag(config=True)
+    completion_detail_timeout = Float(
+        2.0, help="Seconds the signatures of completion matches may take; matches Lean has not "
+        "described by then are offered without one."
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -153,6 +169,10 @@ class LeanKernel(Kernel):
         manager_config.merge(self.config)  # the kernel's command line wins
         root = default_project_dir(os.getcwd())
         self.manager = LeanSessionManager(config=manager_config, root_dir=root, log=self.log)
+        if "report_delay_ms" not in manager_config.get("LeanSessionManager", {}):
+            # A cell reaches Lean whole and the kernel waits for all of it: Lean's pause before
+            # reporting (200 ms, made for typing in an editor) would only delay every cell.
+            self.manager.report_delay_ms = 0
         # The kernel culls its one Lean itself, between requests (see _cull_idle_lean): the
         # manager's own culler could stop Lean under a running cell. A warm pool would only
         # start Lean servers this kernel never uses.
@@ -160,8 +180,13 @@ class LeanKernel(Kernel):
         self.cull_interval = self.manager.cull_interval
         self.manager.idle_timeout = 0
         self.manager.warm_pool_size = 0
+        # %project may switch only to these, or to a folder inside the default project.
+        self.configured_projects = dict(self.manager.projects)
         if self.project not in self.manager.projects:
             self.manager.projects = {**self.manager.projects, self.project: root}
+        self.live_config = LiveManagerConfig(
+            self.manager, self.log, server_config,
+            fixed=set(self.config.get("LeanSessionManager", {})))
         self.document = NotebookDocument()
         self.lean = LeanConnection(
             self.manager,
@@ -170,6 +195,8 @@ class LeanKernel(Kernel):
             document_name=f"kernel-{uuid.uuid4().hex[:12]}",
             startup_timeout=self.startup_timeout,
             log=self.log,
+            backoff=self.restart_backoff,
+            settings=self._lean_settings,
         )
         self.history = History()
         self._anonymous = itertools.count(1)
@@ -179,6 +206,11 @@ class LeanKernel(Kernel):
         self._culler: asyncio.Future[None] | None = None
         self._busy = False  # a shell request is being handled
         atexit.register(self._kill_lean_now)
+
+    def _lean_settings(self) -> tuple[str, str, str]:
+        """What starting Lean depends on; a change ends the pause after failed starts."""
+        files = self.live_config.refresh()
+        return self.lean.project, files, self.lean.describe_command()
 
     def _take_kernel_settings(self, server_config: Config) -> None:
         given = self.config.get("LeanKernel", {})
@@ -503,6 +535,7 @@ class LeanKernel(Kernel):
         return False
 
     async def _reset(self) -> None:
+        self.lean.backoff.forget()  # the user asks for a fresh start: try Lean again at once
         edits = self.document.clear()
         if edits and self.lean.ready:
             self.lean.change(edits)
@@ -516,13 +549,17 @@ class LeanKernel(Kernel):
         if argument in projects:
             name = argument
         else:
-            path = os.path.abspath(os.path.expanduser(argument))
-            if not os.path.isdir(path):
-                names = ", ".join(sorted(projects))
-                raise UsageError(f"%project: {argument!r} is neither a project ({names}) nor a "
-                                 "folder")
+            # Lean code reads its project (#eval can): a folder must be one the administrator
+            # configured, or inside the kernel's default project, and hold no secrets.
+            try:
+                path = check_project_dir(argument, root_dir=self.manager.root_dir,
+                                         configured=self.configured_projects.values())
+            except UnsafeProject as exc:
+                names = ", ".join(sorted(self.configured_projects))
+                raise UsageError(f"%project: {exc}. Configured projects: {names}") from None
             name = path
             self.manager.projects = {**projects, name: path}
+        self.lean.backoff.forget()
         await self.lean.drop_session()
         self.document.clear()
         self.lean.project = name
@@ -532,10 +569,17 @@ class LeanKernel(Kernel):
 
     # -- completion, inspection, is_complete, history --------------------------------------
 
-    async def _at_cursor(self, code: str, index: int, method: str) -> Any:
+    async def _at_cursor(self, code: str, index: int, method: str,
+                         then: Callable[[Any], Awaitable[Any]] | None = None) -> Any:
         """Ask Lean ``method`` at character ``index`` of ``code``, which may not have been run:
         a cell already in the document is asked in place, other code is appended for the
-        request (at the end, so Lean re-checks nothing else) and taken out again."""
+        request (at the end, so Lean re-checks nothing else) and taken out again. ``then`` runs
+        on the answer while the code is still in Lean's document (requests that refer back to
+        that position, like completionItem/resolve) and its result is returned."""
+        async def ask(params: dict[str, Any]) -> Any:
+            result = await self.lean.request(method, params, self.request_timeout)
+            return await then(result) if then is not None else result
+
         self._loop = asyncio.get_running_loop()
         _, lean_code = split_magics(code)
         if not self.lean.ready:
@@ -548,18 +592,16 @@ class LeanKernel(Kernel):
                 raise LeanUnavailableError("Lean is not running")
         for cell in self.document.cells:
             if cell.source == lean_code:
-                return await self.lean.request(
-                    method, position_params(self.lean, self.document, cell.key, lean_code, index),
-                    self.request_timeout)
+                return await ask(
+                    position_params(self.lean, self.document, cell.key, lean_code, index))
         edits = self.document.set_cell(SCRATCH_KEY, lean_code, hoist=False)
         version = self.lean.change(edits)
         try:
             # Position requests may be answered from an older snapshot until Lean has caught up
             # with the edit: waitForDiagnostics is the barrier.
             await asyncio.wait_for(self.lean.barrier(version), self.request_timeout)
-            return await self.lean.request(
-                method, position_params(self.lean, self.document, SCRATCH_KEY, lean_code, index),
-                self.request_timeout)
+            return await ask(
+                position_params(self.lean, self.document, SCRATCH_KEY, lean_code, index))
         finally:
             edits = self.document.remove_cells([SCRATCH_KEY])
             if self.lean.ready:
@@ -570,17 +612,43 @@ class LeanKernel(Kernel):
         start = identifier_start(code, cursor)
         reply: dict[str, Any] = {"status": "ok", "matches": [], "cursor_start": start,
                                  "cursor_end": cursor, "metadata": {}}
+
+        async def described(result: Any) -> list[dict[str, Any]]:
+            items = result.get("items") if isinstance(result, dict) else result
+            if not isinstance(items, list):
+                return []
+            chosen = choose_completions(items, code[start:cursor], self.max_completions)
+            await self._describe_completions(chosen)
+            return chosen
+
         try:
-            result = await self._at_cursor(code, cursor, "textDocument/completion")
+            chosen = await self._at_cursor(code, cursor, "textDocument/completion", described)
         except (LeanUnavailableError, ServerExited, WorkerCrashed, LeanRequestError,
                 asyncio.TimeoutError) as exc:
             self.log.info("Lean completion failed: %s", exc)
             return reply
-        items = result.get("items") if isinstance(result, dict) else result
-        if isinstance(items, list):
-            reply.update(completion_matches(items, code[start:cursor], start, cursor,
-                                            self.max_completions))
+        reply.update(completion_reply(chosen, start, cursor))
         return reply
+
+    async def _describe_completions(self, items: list[dict[str, Any]]) -> None:
+        """Fill in the signature (``detail``) of the first completion_details items: Lean leaves
+        it out of the completion list and gives it on completionItem/resolve. Asked in
+        parallel, bounded by completion_detail_timeout; a failed one stays without."""
+        wanted = [index for index, item in enumerate(items[:max(0, self.completion_details)])
+                  if not item.get("detail") and "data" in item]
+        timeout = self.completion_detail_timeout
+        if not wanted or timeout <= 0:
+            return
+        answers = await asyncio.gather(
+            *(self.lean.request("completionItem/resolve", items[index], timeout)
+              for index in wanted),
+            return_exceptions=True)
+        for index, answer in zip(wanted, answers, strict=True):
+            if isinstance(answer, dict) and isinstance(answer.get("detail"), str):
+                items[index] = {**items[index], "detail": answer["detail"]}
+            elif isinstance(answer, BaseException) and not isinstance(
+                    answer, (LeanRequestError, asyncio.TimeoutError, WorkerCrashed)):
+                raise answer
 
     async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
                          omit_sections: Any = ()) -> dict[str, Any]:

@@ -231,21 +231,35 @@ COMPLETION_KINDS = {
 }
 
 
-def completion_matches(items: list[Any], prefix: str, start: int, end: int,
-                       limit: int) -> dict[str, Any]:
-    """complete_reply's ``matches`` (and JupyterLab's types) from Lean's completion items."""
+def choose_completions(items: list[Any], prefix: str, limit: int) -> list[dict[str, Any]]:
+    """The completion items to offer, best first, one per inserted text."""
     usable = sorted((item for item in items if isinstance(item, dict) and "label" in item),
                     key=lambda item: str(item.get("sortText") or item["label"]))
     # Lean matches fuzzily; when some names start with what was typed, those are the answer.
     exact = [item for item in usable if str(item["label"]).startswith(prefix)]
-    matches: list[str] = []
-    types: list[dict[str, Any]] = []
-    for item in (exact or usable)[:limit]:
-        text = str(item.get("insertText") or item["label"])
-        if text in matches:
-            continue
-        matches.append(text)
-        types.append({"start": start, "end": end, "text": text,
-                      "type": COMPLETION_KINDS.get(int(item.get("kind") or 0), ""),
-                      "signature": str(item.get("detail") or "")})
-    return {"matches": matches, "metadata": {"_jupyter_types_experimental": types}}
+    chosen: dict[str, dict[str, Any]] = {}
+    for item in exact or usable:
+        if len(chosen) >= limit:
+            break
+        chosen.setdefault(completion_text(item), item)
+    return list(chosen.values())
+
+
+def completion_text(item: dict[str, Any]) -> str:
+    return str(item.get("insertText") or item["label"])
+
+
+def completion_reply(chosen: Sequence[dict[str, Any]], start: int,
+                     end: int) -> dict[str, Any]:
+    """complete_reply's ``matches`` and JupyterLab's types (kind and signature) for the items."""
+    types = [{"start": start, "end": end, "text": completion_text(item),
+              "type": COMPLETION_KINDS.get(int(item.get("kind") or 0), ""),
+              "signature": str(item.get("detail") or "")} for item in chosen]
+    return {"matches": [completion_text(item) for item in chosen],
+            "metadata": {"_jupyter_types_experimental": types}}
+
+
+def completion_matches(items: list[Any], prefix: str, start: int, end: int,
+                       limit: int) -> dict[str, Any]:
+    """complete_reply's ``matches`` (and JupyterLab's types) from Lean's completion items."""
+    return completion_reply(choose_completions(items, prefix, limit), start, end)

@@ -14,9 +14,14 @@ from support import LeanServerUnderTest
 
 
 @pytest.fixture(scope="module")
-def shared_kernel(jupyter_dirs: JupyterDirs,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHarness]:
-    harness = start_kernel(jupyter_dirs, tmp_path_factory.mktemp("execute"))
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared kernel's working folder: its default project."""
+    return tmp_path_factory.mktemp("execute")
+
+
+@pytest.fixture(scope="module")
+def shared_kernel(jupyter_dirs: JupyterDirs, kernel_dir: Path) -> Iterator[KernelHarness]:
+    harness = start_kernel(jupyter_dirs, kernel_dir)
     yield harness
     harness.shutdown()
 
@@ -39,7 +44,7 @@ def test_errors_fail_the_cell_with_one_error_output(kernel: KernelHarness) -> No
     assert result.content["ename"] == "LeanError"
     assert len(result.errors) == 1
     traceback = result.error_text
-    assert "2:17:" in traceback and "type mismatch" in traceback.lower()
+    assert "2:17:" in traceback and "type mismatch" in traceback.lower().lower()
     assert "3:6:" in traceback and "unknown identifier 'nope'" in traceback
 
 
@@ -198,14 +203,16 @@ def test_env_magic(kernel: KernelHarness, lean_server: LeanServerUnderTest) -> N
     assert re.search(r"^document: +file:///.*/\.jupyter-lean/kernel-\w+\.lean", text, re.M)
 
 
-def test_project_magic_switches_projects(kernel: KernelHarness, tmp_path: Path) -> None:
+def test_project_magic_switches_projects(kernel: KernelHarness, kernel_dir: Path) -> None:
     listing = kernel.ok("%project").stdout
     assert "* default:" in listing
     kernel.ok("def inOldProject : Nat := 1")
-    switched = kernel.ok(f"%project {tmp_path}").stdout
-    assert str(tmp_path) in switched
+    subfolder = kernel_dir / "week2"
+    subfolder.mkdir(exist_ok=True)
+    switched = kernel.ok("%project week2").stdout  # relative to the notebook's folder
+    assert str(subfolder) in switched
     assert kernel.document() == "(the document is empty)\n"
-    assert str(tmp_path) in kernel.ok("%env").stdout
+    assert str(subfolder) in kernel.ok("%env").stdout
     assert kernel.ok("#eval 2 + 2").stdout == "4\n"
     assert kernel.execute("%project no-such-project").content["ename"] == "UsageError"
     assert "default" in kernel.ok("%project default").stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import sys
@@ -14,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_harness import Execution, JupyterDirs, KernelHarness, make_dirs, process_gone
+from kernel_harness import (
+    Execution,
+    JupyterDirs,
+    KernelHarness,
+    make_dirs,
+    process_gone,
+)
+from support import LeanServerUnderTest
 
 SLOW_CELL = "def gone : Nat := 2\n-- standin: delay 60"
 
@@ -217,3 +225,67 @@ def test_killed_kernel_takes_lean_with_it(kernel_factory: Any) -> None:
     os.kill(kernel_pid, signal.SIGKILL)
     assert process_gone(kernel_pid, timeout=5)
     assert process_gone(pid, timeout=10)  # Lean sees EOF on stdin (and bwrap dies with it)
+
+
+def dying_lean(starts: Path) -> str:
+    """A Lean command that dies at start as a broken toolchain does: a message on stderr, exit
+    code 1. Each start adds a line to ``starts`` (so it runs outside the sandbox: NO_SANDBOX)."""
+    script = (f"import sys; open({str(starts)!r}, 'a').write('start\\n'); "
+              "sys.stderr.write('error: no default toolchain configured\\n'); sys.exit(1)")
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+
+
+NO_SANDBOX = "--LeanSessionManager.sandbox=none"
+
+
+def start_count(starts: Path) -> int:
+    return len(starts.read_text().splitlines()) if starts.exists() else 0
+
+
+@pytest.mark.parametrize("start_lean", ["startup", "lazy"])
+def test_lean_dying_at_start_shows_its_stderr_and_is_not_restarted_for_every_cell(
+        kernel_factory: Any, tmp_path: Path, start_lean: str) -> None:
+    starts = tmp_path / "starts"
+    dirs = make_dirs(tmp_path / "jupyter")
+    dirs.add_kernel("lean4", env={"JUPYTER_LEAN_COMMAND": dying_lean(starts)})
+    kernel = kernel_factory(dirs=dirs, extra_arguments=[
+        f"--LeanKernel.start_lean={start_lean}", "--LeanKernel.restart_backoff=600", NO_SANDBOX])
+    first = kernel.execute("def x : Nat := 1")
+    assert first.content["ename"] == "LeanUnavailable"
+    # The one-line summary (what papermill and nbclient print) carries Lean's stderr too.
+    assert "exited with code 1" in first.content["evalue"]
+    assert "error: no default toolchain configured" in first.content["evalue"]
+    assert "error: no default toolchain configured" in first.error_text
+    assert start_count(starts) == 1
+    for _ in range(3):
+        again = kernel.execute("def x : Nat := 1")
+        assert again.content["ename"] == "LeanUnavailable"
+        assert "error: no default toolchain configured" in again.content["evalue"]
+        assert re.search(r"started again in \d+ s at the earliest", again.error_text)
+        assert "%reset" in again.error_text
+    assert start_count(starts) == 1  # no new Lean for those cells
+    assert kernel.complete("#check Nat.su")["matches"] == []
+    # %reset tries again at once (and Lean dies again: one more start, a new pause).
+    reset = kernel.execute("%reset\ndef x : Nat := 1")
+    assert reset.content["ename"] == "LeanUnavailable"
+    assert start_count(starts) == 2
+    assert "failed to start 2 times in a row" in kernel.execute("def x : Nat := 1").error_text
+    assert start_count(starts) == 2
+
+
+def test_a_fixed_configuration_ends_the_pause_at_once(kernel_factory: Any, tmp_path: Path,
+                                                      lean_server: LeanServerUnderTest) -> None:
+    starts = tmp_path / "starts"
+    dirs = make_dirs(tmp_path / "jupyter")
+    dirs.add_kernel("lean4")  # Lean's command comes from the config file
+    config = dirs.config / "jupyter_server_config.py"
+    config.write_text(f"c.LeanSessionManager.lean_command = {shlex.split(dying_lean(starts))!r}\n")
+    kernel = kernel_factory(dirs=dirs,
+                            extra_arguments=["--LeanKernel.restart_backoff=600", NO_SANDBOX])
+    assert kernel.execute("def x : Nat := 1").content["ename"] == "LeanUnavailable"
+    assert kernel.execute("def x : Nat := 1").content["ename"] == "LeanUnavailable"
+    assert start_count(starts) == 1
+    config.write_text(f"c.LeanSessionManager.lean_command = {lean_server.argv!r}\n")
+    assert kernel.ok("def x : Nat := 1\n#check x").stdout == "x : Nat\n"
+    assert start_count(starts) == 1
+    assert lean_server.argv[-1] in kernel.ok("%env").stdout
