@@ -31,6 +31,11 @@ from jupyter_server_ext.session.command import find_tool
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
+# pytest-jupyter gives every test a HOME of its own; elan finds its toolchains through HOME
+# unless ELAN_HOME says where: keep the real tier's Lean where the user's elan put it.
+if "ELAN_HOME" not in os.environ and os.path.isdir(os.path.expanduser("~/.elan")):
+    os.environ["ELAN_HOME"] = os.path.expanduser("~/.elan")
+
 TESTS_DIR = Path(__file__).parent
 STANDIN = TESTS_DIR / "lean_standin.py"
 LEAN_SERVER_ENV = "JUPYTER_LEAN_TEST_SERVER"
