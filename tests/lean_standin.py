@@ -165,12 +165,16 @@ answers from the snapshot it started on; inference, §5.3).
   closed file '<uri>'`` for closed files).
 - ``$/lean/rpc/connect {uri}``: ``{"sessionId": "<random 64-bit, in decimal>"}`` (a string, as
   Lean 4.35 sends it); sessions end when the worker restarts or crashes. ``$/lean/rpc/call``
-  waits like a position request; -32900 ``Outdated RPC session`` for unknown sessions;
+  waits like a position request; a ``sessionId`` that is not a string: -32602 ``Cannot parse
+  request params: ...``; -32900 ``Outdated RPC session`` for unknown sessions;
   ``Lean.Widget.getInteractiveGoals`` answers the goals of ``plainGoal`` at ``params.position``
   as ``{"goals":[{"hyps":[{"names","fvarIds","type"}],"type","ctx","goalPrefix":"⊢ ","mvarId"
   [,"userName"]}]}`` (each type one tagged text ``{"tag":[{"info":{"p":"<ref>"},"subexprPos":
   "/"},{"text":"<type>"}]}``), ``null`` outside a ``by``; other methods -32601 ``No RPC method
-  '<m>' found``. ``$/lean/rpc/keepAlive`` and ``release`` are accepted and ignored.
+  '<m>' found``. ``$/lean/rpc/keepAlive`` and ``release`` are accepted and ignored, except that
+  a ``sessionId`` other than a decimal string of a 64-bit natural is fatal, as in Lean 4.35
+  (``Got param with wrong structure: <params>\\nLean.Lsp.RpcReleaseParams.sessionId: String
+  expected``).
 - Signal ``SIGUSR1``: the workers of all open documents die as a SIGKILLed Lean worker does
   (``crash`` with exit code 137 below, nothing on stderr); the transcript test's stand-in for
   ``kill -9`` of a ``lean --worker``.

@@ -767,6 +767,29 @@ async def test_rpc_connect_and_call(start: Start) -> None:
     assert missing["error"] == {"code": -32601, "message": "No RPC method 'No.such' found"}
 
 
+@pytest.mark.parametrize(("method", "session"), [
+    ("$/lean/rpc/keepAlive", 7), ("$/lean/rpc/release", "x1"), ("$/lean/rpc/release", None)])
+async def test_rpc_notification_with_an_undecodable_session_id_is_fatal(
+    start: Start, method: str, session: Any
+) -> None:
+    """As Lean 4.35's watchdog: a numeric id in keepAlive/release ends it (the guard's reason)."""
+    client = await start()
+    client.open("#eval 1\n")
+    client.notify(method, {"uri": URI, "sessionId": session, "refs": []})
+    assert await client.exit_code() == 1
+    assert "Watchdog error: Got param with wrong structure" in await client.stderr_text()
+
+
+async def test_rpc_notifications_with_a_string_session_id_are_accepted(start: Start) -> None:
+    client = await start()
+    client.open("#eval 1\n")
+    session = (await client.call("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+    client.notify("$/lean/rpc/keepAlive", {"uri": URI, "sessionId": session})
+    client.notify("$/lean/rpc/release", {"uri": URI, "sessionId": session, "refs": []})
+    await client.settle(1)
+    assert (await client.call("$/lean/rpc/connect", {"uri": URI}))["result"]["sessionId"]
+
+
 # --------------------------------------------------------------------------------------------
 # Directives and faults
 # --------------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ MAX_LSP_INT = 2**31 - 1
 MAX_UINT64 = 2**64 - 1
 
 _EXPONENT = re.compile(r"[eE][+-]?0*(\d+)$")
+# An RPC session id as Lean 4.35 writes it: a 64-bit natural number in decimal, in a string.
+_SESSION_ID = re.compile(r"0|[1-9][0-9]{0,19}")
 # Anywhere in a frame (strings included): a hit only sends the frame down the exact path. Long
 # digit runs too: orjson reads integers past 64 bits as floats, Lean (and the exact path) as
 # integers, and a request id must come back exactly as it was sent.
@@ -216,11 +218,22 @@ def _watched_files_problem(params: JsonObject) -> str | None:
     return None
 
 
+def is_session_id(value: Any) -> bool:
+    """Is ``value`` an RPC session id in the form Lean 4.35 sends it (``"1580..."``) and decodes?
+    Its watchdog exits when ``keepAlive`` or ``release`` carries anything else, a JSON number
+    included (``RpcReleaseParams.sessionId: String expected``)."""
+    return (isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None
+            and int(value) <= MAX_UINT64)
+
+
+SESSION_ID_PROBLEM = "sessionId must be a string holding a 64-bit natural number, as Lean sends it"
+
+
 def _rpc_problem(params: JsonObject, *, refs: bool) -> str | None:
     if not isinstance(params.get("uri"), str):
         return "uri must be a string"
-    if not is_int(params.get("sessionId"), 0, MAX_UINT64):
-        return "sessionId must be an unsigned 64-bit integer"
+    if not is_session_id(params.get("sessionId")):
+        return SESSION_ID_PROBLEM
     if refs and not (isinstance(params.get("refs"), list)
                      and all(isinstance(ref, dict) for ref in params["refs"])):
         return "refs must be an array of objects"
@@ -257,8 +270,8 @@ _NOTIFICATION_CHECKS = {
 }
 
 def _rpc_call_problem(params: JsonObject) -> str | None:
-    if not is_int(params.get("sessionId"), 0, MAX_UINT64):
-        return "sessionId must be an unsigned 64-bit integer"
+    if not is_session_id(params.get("sessionId")):
+        return SESSION_ID_PROBLEM
     if not isinstance(params.get("method"), str):
         return "method must be a string"
     return _request_problem(params)

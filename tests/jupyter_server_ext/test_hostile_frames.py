@@ -24,6 +24,7 @@ import asyncio
 import collections
 import concurrent.futures
 import json
+import os
 import socket
 import time
 import urllib.request
@@ -150,10 +151,10 @@ def templates(uri: str) -> dict[str, Json]:
         "workspace/didChangeWatchedFiles": {"changes": [{"uri": uri, "type": 2}]},
         "$/cancelRequest": {"id": 1},
         "$/lean/rpc/connect": {"uri": uri},
-        "$/lean/rpc/call": {"textDocument": document, "position": position, "sessionId": 7,
+        "$/lean/rpc/call": {"textDocument": document, "position": position, "sessionId": "7",
                             "method": "Lean.Widget.getWidgets", "params": position},
-        "$/lean/rpc/release": {"uri": uri, "sessionId": 7, "refs": [{"p": "1"}]},
-        "$/lean/rpc/keepAlive": {"uri": uri, "sessionId": 7},
+        "$/lean/rpc/release": {"uri": uri, "sessionId": "7", "refs": [{"p": "1"}]},
+        "$/lean/rpc/keepAlive": {"uri": uri, "sessionId": "7"},
         "completionItem/resolve": {"label": "a", "data": {"params": {
             "textDocument": document, "position": position}}},
         "textDocument/semanticTokens/range": {"textDocument": document, "range": rng},
@@ -590,10 +591,32 @@ def test_unusual_but_faithful_frames_pass(value: str) -> None:
     ("textDocument/didClose", []),
     ("$/cancelRequest", {"id": 1.5}),
     ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": 2**64}),
+    # Lean 4.35's watchdog exits on a numeric session id (it sends and decodes strings).
+    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": 7}),
+    ("$/lean/rpc/release", {"uri": "u", "sessionId": 7, "refs": []}),
+    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": str(2**64)}),
+    ("$/lean/rpc/release", {"uri": "u", "sessionId": "-1", "refs": []}),
+    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": " 7"}),
+    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": "1e3"}),
     ("workspace/didChangeWatchedFiles", {"changes": [{"uri": "u", "type": 4}]}),
 ])
 def test_wrong_typed_notifications_are_refused(method: str, params: Any) -> None:
     assert guard.params_problem(method, params, is_request=False) is not None
+
+
+@pytest.mark.parametrize("session", ["15808482204400039236", "0", str(2**64 - 1)])
+def test_rpc_session_ids_as_lean_sends_them_are_accepted(session: str) -> None:
+    """Real Lean 4.35 sends ``{"sessionId": "15808482204400039236"}`` (tests/transcripts/rpc.json
+    holds its shape); calls, keepAlive and release must carry it back unchanged."""
+    position = {"line": 0, "character": 0}
+    call = {"textDocument": {"uri": "u"}, "position": position, "sessionId": session,
+            "method": "Lean.Widget.getInteractiveGoals", "params": position}
+    assert guard.params_problem("$/lean/rpc/call", call, is_request=True) is None
+    assert guard.params_problem("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": session},
+                                is_request=False) is None
+    assert guard.params_problem("$/lean/rpc/release", {"uri": "u", "sessionId": session,
+                                                       "refs": [{"p": "1"}]},
+                                is_request=False) is None
 
 
 @pytest.mark.parametrize(("method", "params"), [
@@ -603,6 +626,8 @@ def test_wrong_typed_notifications_are_refused(method: str, params: Any) -> None
     ("textDocument/waitForDiagnostics", {"uri": "u", "version": "1"}),
     ("$/lean/rpc/call", {"textDocument": {"uri": "u"}, "position": {"line": 0, "character": 0},
                          "sessionId": [1], "method": "m"}),
+    ("$/lean/rpc/call", {"textDocument": {"uri": "u"}, "position": {"line": 0, "character": 0},
+                         "sessionId": 7, "method": "m"}),
     ("initialize", [1, 2]),
 ])
 def test_wrong_typed_requests_are_refused(method: str, params: Any) -> None:
@@ -667,3 +692,63 @@ async def test_a_text_frame_that_is_not_utf8_drops_only_that_connection(
     assert [d["message"].strip() for d in await again.diagnostics_for(uri, 1)] == ["42"]
     again.close()
     socket.close()
+
+
+# Where the user's elan lives, taken before pytest-jupyter points HOME at a temporary folder.
+USER_ELAN_HOME = os.environ.get("ELAN_HOME") or str(Path.home() / ".elan")
+
+
+@pytest.fixture
+def users_elan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """elan's proxy finds the user's toolchains although the Jupyter server's HOME is a
+    temporary folder."""
+    monkeypatch.setenv("ELAN_HOME", USER_ELAN_HOME)
+
+
+# A `prelude` document (the real tier's Lean has no Init) with an unsolved goal at the `by`.
+RPC_DOCUMENT = "prelude\ninductive N | z | s (n : N)\ntheorem t (a : N) : N := by\n#check N\n"
+BY_POSITION = {"line": 2, "character": 25}
+
+
+def _tagged_text(tagged: Json) -> str:
+    """The plain text of Lean's widget TaggedText."""
+    if "text" in tagged:
+        return str(tagged["text"])
+    if "tag" in tagged:
+        return _tagged_text(tagged["tag"][1])
+    return "".join(_tagged_text(part) for part in tagged.get("append", []))
+
+
+async def test_rpc_with_real_lean_session_ids_is_relayed(
+    real_lean: Any, users_elan: None, open_socket: Any, jp_root_dir: Path
+) -> None:
+    """Issue #13.8: Lean 4.35 hands out RPC session ids as strings; the guard refused every call,
+    keepAlive and release that carried one back."""
+    socket = await open_socket()
+    first = await socket.recv(timeout=60)
+    assert first is not None and first["method"] == "$/jupyterLean/session"
+    await socket.request("initialize", {"processId": None, "capabilities": {}}, timeout=60)
+    await socket.notify("initialized", {})
+    uri = (jp_root_dir / "Rpc.lean").as_uri()
+    await socket.open_document(uri, RPC_DOCUMENT)
+    await socket.diagnostics_for(uri, 1, timeout=60)
+
+    session = (await socket.request("$/lean/rpc/connect", {"uri": uri}, timeout=30))[
+        "result"]["sessionId"]
+    assert isinstance(session, str)
+    position = {"textDocument": {"uri": uri}, "position": BY_POSITION}
+    call = {**position, "sessionId": session, "method": "Lean.Widget.getInteractiveGoals",
+            "params": position}
+    reply = await socket.request("$/lean/rpc/call", call, timeout=30)
+    assert "result" in reply, reply
+    (goal,) = reply["result"]["goals"]
+    assert _tagged_text(goal["type"]) == "N"
+    assert [(h["names"], _tagged_text(h["type"])) for h in goal["hyps"]] == [(["a"], "N")]
+
+    await socket.notify("$/lean/rpc/keepAlive", {"uri": uri, "sessionId": session})
+    await socket.notify("$/lean/rpc/release", {"uri": uri, "sessionId": session,
+                                               "refs": [goal["ctx"]]})
+    again = await socket.request("$/lean/rpc/call", call, timeout=30)
+    assert [_tagged_text(g["type"]) for g in again["result"]["goals"]] == ["N"], again
+    refusals = [m for m in socket.notifications if m["method"] == "window/showMessage"]
+    assert not refusals, "keepAlive and release reach Lean"

@@ -260,7 +260,11 @@ def _rpc_connect(server: Server, req: PendingRequest, a: Analysis) -> Json:
 
 
 def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
-    if req.params.get("sessionId") not in server.docs[req.uri].rpc_sessions:
+    session = req.params.get("sessionId")
+    if not isinstance(session, str):
+        raise RequestError(INVALID_PARAMS, f"Cannot parse request params: {compact(req.params)}"
+                           "\nLean.Lsp.RpcCallParams.sessionId: String expected")
+    if session not in server.docs[req.uri].rpc_sessions:
         raise RequestError(RPC_NEEDS_RECONNECT, "Outdated RPC session")
     method = req.params.get("method")
     if method == "Lean.Widget.getInteractiveGoals":
@@ -315,6 +319,18 @@ WATCHDOG_REQUESTS: dict[str, Json] = {
     "callHierarchy/incomingCalls": [],
     "callHierarchy/outgoingCalls": [],
 }
+
+
+def check_session_id(method: str, params: Json) -> None:
+    """Lean's watchdog exits on a keepAlive or release it cannot decode (as recorded)."""
+    session = params.get("sessionId") if isinstance(params, dict) else None
+    name = "RpcKeepAliveParams" if method.endswith("keepAlive") else "RpcReleaseParams"
+    problem = "String expected" if not isinstance(session, str) else (
+        None if session.isascii() and session.isdigit() and int(session) < 2**64
+        else "a 64-bit natural number expected")
+    if problem is not None:
+        raise Fatal(f"Got param with wrong structure: {compact(params)}\n"
+                    f"Lean.Lsp.{name}.sessionId: {problem}")
 
 
 def _burn_cpu() -> NoReturn:
@@ -425,6 +441,8 @@ class Server:
     # --- notifications -----------------------------------------------------------------------
 
     def notification(self, method: str, params: Json) -> None:
+        if method in ("$/lean/rpc/keepAlive", "$/lean/rpc/release"):
+            check_session_id(method, params)
         try:
             if method == "textDocument/didOpen":
                 self.did_open(params)
