@@ -24,7 +24,6 @@ import asyncio
 import collections
 import concurrent.futures
 import json
-import os
 import socket
 import time
 import urllib.request
@@ -694,17 +693,6 @@ async def test_a_text_frame_that_is_not_utf8_drops_only_that_connection(
     socket.close()
 
 
-# Where the user's elan lives, taken before pytest-jupyter points HOME at a temporary folder.
-USER_ELAN_HOME = os.environ.get("ELAN_HOME") or str(Path.home() / ".elan")
-
-
-@pytest.fixture
-def users_elan(monkeypatch: pytest.MonkeyPatch) -> None:
-    """elan's proxy finds the user's toolchains although the Jupyter server's HOME is a
-    temporary folder."""
-    monkeypatch.setenv("ELAN_HOME", USER_ELAN_HOME)
-
-
 # A `prelude` document (the real tier's Lean has no Init) with an unsolved goal at the `by`.
 RPC_DOCUMENT = "prelude\ninductive N | z | s (n : N)\ntheorem t (a : N) : N := by\n#check N\n"
 BY_POSITION = {"line": 2, "character": 25}
@@ -720,7 +708,7 @@ def _tagged_text(tagged: Json) -> str:
 
 
 async def test_rpc_with_real_lean_session_ids_is_relayed(
-    real_lean: Any, users_elan: None, open_socket: Any, jp_root_dir: Path
+    real_lean: Any, open_socket: Any, jp_root_dir: Path
 ) -> None:
     """Issue #13.8: Lean 4.35 hands out RPC session ids as strings; the guard refused every call,
     keepAlive and release that carried one back."""
