@@ -212,7 +212,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def open_document(page, lab: Lab, path: str) -> None:
     page.goto(lab.page_url(path))
-    page.wait_for_selector(".cm-content", timeout=60_000)
+    # A code editor (a rendered Markdown cell's editor is hidden).
+    page.locator(".jp-CodeCell .cm-content, .jp-FileEditor .cm-content").first.wait_for(
+        timeout=60_000
+    )
     dismiss_kernel_dialog(page)
     # Connected and the document opened (not "starting…" nor "disconnected"; the
     # latter happens while an earlier test's session is not yet free to adopt).

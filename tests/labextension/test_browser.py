@@ -18,6 +18,7 @@ import urllib.request
 
 import pytest
 from labextension.lab_page import (
+    REPO,
     Lab,
     cell,
     cell_text,
@@ -159,6 +160,38 @@ def test_lean_file_in_the_editor(page, lab: Lab) -> None:
     expect(errors).to_have_count(0)
     expect(page.locator(".jp-Lean-status")).to_have_text("Lean: ready")
     shot(page, "lean-file")
+
+
+def test_magic_cells_of_the_basics_notebook_get_no_marks(page, lab: Lab) -> None:
+    # The example notebook ends with a %lsmagic and a %env cell, and has cells meant to fail.
+    notebook = json.loads((REPO / "notebooks" / "01-lean-basics.ipynb").read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in code]
+    magic_cells = [i for i, text in enumerate(sources) if text.startswith("%")]
+    failing_cell = sources.index('#eval 1 + "one"')
+    assert magic_cells, "the notebook has no magic cell any more"
+    (lab.root / "basics.ipynb").write_text(json.dumps(notebook))
+    # The same notebook with the magic cells emptied: what Lean should report.
+    for index in magic_cells:
+        code[index]["source"] = ""
+    (lab.root / "basics-no-magics.ipynb").write_text(json.dumps(notebook))
+
+    open_document(page, lab, "basics-no-magics.ipynb")
+    cell(page, failing_cell).scroll_into_view_if_needed()
+    expect(errors_in_cell(page, failing_cell)).to_have_count(1)
+    expect(page.locator(".jp-Lean-status")).to_have_text(re.compile(r"Lean: \d+ errors?"))
+    expected_status = page.locator(".jp-Lean-status").inner_text().strip()
+
+    open_document(page, lab, "basics.ipynb")
+    # Diagnostics are in once the intended error is marked.
+    cell(page, failing_cell).scroll_into_view_if_needed()
+    expect(errors_in_cell(page, failing_cell)).to_have_count(1)
+    for index in magic_cells:
+        cell(page, index).scroll_into_view_if_needed()
+        expect(cell(page, index).locator(".cm-content")).to_contain_text("%")
+        expect(cell(page, index).locator(".cm-lintRange")).to_have_count(0)
+    expect(page.locator(".jp-Lean-status")).to_have_text(expected_status)
+    shot(page, "basics-magics")
 
 
 def test_status_shows_progress_while_lean_works(page, lab: Lab, standin_only) -> None:
