@@ -37,6 +37,7 @@ folder (``/HOME``), ``processId`` (0), RPC session ids (``"SESSION-1"``... when 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -194,6 +195,11 @@ class Peer:
             thread.start()
 
     def _read_stdout(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # closed by stop()
+            self._read_frames()
+        self.inbox.put(None)
+
+    def _read_frames(self) -> None:
         stream = self.process.stdout
         assert stream is not None
         while True:
@@ -203,14 +209,14 @@ class Peer:
                 if name.strip().lower() == "content-length":
                     length = int(value)
             if not line or length is None:
-                self.inbox.put(None)
                 return
             self.inbox.put(json.loads(stream.read(length)))
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
-        while chunk := self.process.stderr.read1(1 << 16):
-            self.stderr_chunks.append(chunk)
+        with contextlib.suppress(OSError, ValueError):  # closed by stop()
+            while chunk := self.process.stderr.read1(1 << 16):
+                self.stderr_chunks.append(chunk)
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -273,11 +279,13 @@ class Peer:
         if code is None:
             self.process.kill()
         self.process.wait(timeout=WAIT_SECONDS)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        # The readers end at EOF, once Lean's file workers (which share its pipes) are gone too.
         for thread in self.threads:
             thread.join(timeout=WAIT_SECONDS)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
         return code
 
     @property
