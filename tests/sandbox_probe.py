@@ -20,6 +20,8 @@ On ``initialize`` it does what ``initializationOptions.probe`` says and answers
 - ``fork``: start up to 64 processes and count how many it could.
 - ``fsize``: write a 2 MiB file into its workspace, and 2.25 MiB in three files into /tmp, and
   count the bytes written.
+- ``fill``: write 4 MiB into each of /dev, /dev/shm, /tmp and the workspace (then remove it).
+- ``shm``: put 300 MiB into /dev/shm and hold it for 60 s.
 
 Every report also holds the probe's own arguments (``argv``): what the manager added to the
 command. Every attempt is bounded, so without a limit the probe answers instead of hurting the
@@ -198,8 +200,34 @@ def write_big_files() -> dict[str, Any]:
     return {"written": written, "tmp_written": tmp_written}
 
 
+def fill_memory_folders() -> dict[str, Any]:
+    """Write 4 MiB into each folder that is memory-backed inside the sandbox (/dev, /dev/shm,
+    /tmp, the workspace), count what went in, and remove it again."""
+    written = {}
+    for name, folder in (("dev", "/dev"), ("shm", "/dev/shm"), ("tmp", "/tmp"),
+                         ("workspace", os.environ["HOME"])):
+        path = os.path.join(folder, f"probe-fill-{os.getpid()}.bin")
+        written[name] = _fill(path, 4 * MiB)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    return {"written": written}
+
+
+def hog_shm() -> dict[str, Any]:
+    """Put 300 MiB into /dev/shm (memory no process holds) and wait: only counting the folder
+    against the memory limit ends it."""
+    path = os.path.join("/dev/shm", f"probe-hog-{os.getpid()}.bin")
+    written = _fill(path, 300 * MiB)
+    try:
+        time.sleep(60)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    return {"written": written}
+
+
 MODES = {"memory": hog_memory, "cpu": spin, "fork": fork_many, "fsize": write_big_files,
-         "hang": hang}
+         "hang": hang, "fill": fill_memory_folders, "shm": hog_shm}
 
 
 def _read_message(stdin: BinaryIO) -> dict[str, Any] | None:

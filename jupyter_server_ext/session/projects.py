@@ -23,7 +23,7 @@ _SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/run", "/
 # Entries of the home folder that hold credentials, keys or history: never bound into a sandbox.
 _CREDENTIALS = (".ssh", ".gnupg", ".aws", ".azure", ".config", ".kube", ".docker", ".netrc",
                 ".npmrc", ".pypirc", ".git-credentials", ".gitconfig", ".bash_history",
-                ".python_history", ".jupyter", ".ipython", ".local")
+                ".python_history", ".jupyter", ".ipython")
 
 
 class UnsafeProject(ValueError):
@@ -116,7 +116,8 @@ def check_project_dir(path: str, *, root_dir: str, configured: Iterable[str] = (
 def masked_places(project_real: str) -> list[str]:
     """Secret places inside a project, to hide inside the sandbox (outermost first)."""
     return [place for place in secret_places()
-            if is_within(place, project_real) and place != project_real]
+            if is_within(place, project_real) and place != project_real
+            and os.path.lexists(place)]
 
 
 def unreachable_by_others(path: str) -> str | None:
