@@ -22,6 +22,7 @@ from traitlets.config import LoggingConfigurable
 
 from . import metrics, toolchain, usage
 from .command import LeanCommand, LeanNotFound, executable_exists, find_tool, resolve_command
+from .documents import DocumentBudget
 from .process import LaunchSpec, ResourceLimits, add_lean_flags
 from .projects import UnsafeProject, check_project_dir, unreachable_by_others
 from .sandbox import (
@@ -134,6 +135,22 @@ class LeanSessionManager(LoggingConfigurable):
     max_message_size = Int(
         64 * 1024 * 1024, help="Largest WebSocket frame or LSP message accepted, in bytes."
     ).tag(config=True)
+    # -- what sessions keep of their clients' documents (documents.py; 0 = no limit) ---------
+    max_document_size = Int(
+        16 * 1024 * 1024,
+        help="Largest document a client may open or edit into, in bytes of UTF-8 (Mathlib's "
+        "largest files are a few hundred KB).",
+    ).tag(config=True)
+    max_open_documents = Int(64, help="Documents open at once in one session.").tag(config=True)
+    max_user_document_bytes = Int(
+        256 * 1024 * 1024,
+        help="Bytes of UTF-8 that all open documents of one user, in all sessions, may hold.",
+    ).tag(config=True)
+    max_edits_per_message = Int(
+        1000, help="Edits (contentChanges) in one didChange; a client with more sends the "
+        "whole text as one change.",
+    ).tag(config=True)
+    # -----------------------------------------------------------------------------------------
     request_timeout = Float(
         300,
         help="Seconds after which a client request Lean has not answered fails with error "
@@ -208,6 +225,12 @@ class LeanSessionManager(LoggingConfigurable):
         self._started = False
         self._smoke: SmokeResult | None = None
         self._smoke_task: asyncio.Task[SmokeResult] | None = None
+        self.document_budget = DocumentBudget(
+            max_document_bytes=self.max_document_size,
+            max_open_documents=self.max_open_documents,
+            max_owner_bytes=self.max_user_document_bytes,
+            max_edits_per_message=self.max_edits_per_message,
+        )
         metrics.SESSION_STATES.add_source(self)
 
     def session_states(self) -> list[str]:
@@ -369,6 +392,7 @@ class LeanSessionManager(LoggingConfigurable):
             request_timeout=self.request_timeout,
             on_activity=self._activity,
             on_exit=self._session_exited,
+            document_budget=self.document_budget,
         )
 
     def lean_flags(self) -> list[str]:

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any, Protocol, cast
 
 from . import metrics
+from .documents import DocumentBudget, DocumentText
 from .guard import is_int, params_problem, sanitize_client_error
 from .lsp import (
     INTERNAL_ERROR,
@@ -39,7 +40,6 @@ from .lsp import (
     result_response,
 )
 from .process import LaunchSpec, LeanProcess, describe_exit
-from .text import apply_content_change, line_start
 from .uris import UriOutsideProject, confined_path, uris_in_params
 from .usage import ProcessTreeUsage
 
@@ -120,10 +120,15 @@ class LeanRequestError(Exception):
         super().__init__(error.get("message", "Lean request failed"))
 
 
+# Closed documents keep only their version numbering (a few hundred bytes each); past this many
+# the oldest are forgotten (Lean's own state of a closed document is gone anyway).
+MAX_CLOSED_DOCUMENTS = 1000
+
+
 @dataclass
 class DocumentState:
-    text: str
-    is_open: bool
+    # The session's copy of the text while the document is open; None once it is closed.
+    text: DocumentText | None
     server_version: int
     # server version = client version + offset: Lean ignores versions lower than one it has seen,
     # so a client that comes back counting from 1 is shifted above everything Lean knows.
@@ -132,6 +137,10 @@ class DocumentState:
     min_client_version: int = 0
     diagnostics: JsonObject | None = None
     progress: JsonObject | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.text is not None
 
 
 @dataclass
@@ -172,6 +181,7 @@ class LeanSession:
         request_timeout: float = 0,
         on_activity: Callable[[LeanSession], None] = lambda session: None,
         on_exit: Callable[[LeanSession], None] = lambda session: None,
+        document_budget: DocumentBudget | None = None,
     ) -> None:
         self.id = session_id
         self.owner = owner
@@ -182,6 +192,9 @@ class LeanSession:
         self.request_timeout = request_timeout
         self._on_activity = on_activity
         self._on_exit = on_exit
+        # Limits on the documents the session keeps, and the bytes each owner holds (shared by
+        # the sessions of one manager).
+        self.document_budget = document_budget or DocumentBudget()
         self.created = _utcnow()
         self._last_activity = self.created.timestamp()
         self._reported_activity = 0.0
@@ -333,6 +346,7 @@ class LeanSession:
             log.warning("Lean session %s: %s", self.id, self.exit_reason)
         self._set_state(SessionState.EXITED)
         self._fail_pending(self.exit_reason or "Lean server exited")
+        self._free_documents()
         if not expected:
             self._deliver(
                 notification(
@@ -341,6 +355,16 @@ class LeanSession:
             )
             self._close_client(CLOSE_SESSION_ENDED, self.exit_reason or "Lean server exited")
         self._on_exit(self)
+
+    def _free_documents(self) -> None:
+        """An exited session keeps only what its JSON shows: documents, cached diagnostics and
+        Lean's initialize result go (and stop counting toward the owner's bytes)."""
+        for doc in self.documents.values():
+            if doc.text is not None:
+                self.document_budget.release(self.owner, doc.text.utf8_bytes)
+        self.documents = {}
+        self._server_requests.clear()
+        self._initialize = None
 
     def _fail_pending(self, reason: str) -> None:
         pending, self._pending = self._pending, {}
@@ -586,9 +610,21 @@ class LeanSession:
         if doc is not None and doc.is_open:
             self._reopen(uri, doc, client_version, text)
             return
+        budget = self.document_budget
+        open_count = sum(1 for state in self.documents.values() if state.is_open)
+        if budget.max_open_documents and open_count >= budget.max_open_documents:
+            self._refuse_document("textDocument/didOpen", uri, (
+                f"this session has {open_count} open documents, its limit; close one first"))
+            return
+        mirror = DocumentText(text)
+        problem = budget.charge(self.owner, 0, mirror.utf8_bytes)
+        if problem is not None:
+            self._refuse_document("textDocument/didOpen", uri, problem)
+            return
         offset = 0 if doc is None else max(0, doc.server_version + 1 - client_version)
-        doc = DocumentState(text=text, is_open=True, server_version=client_version + offset,
+        doc = DocumentState(text=mirror, server_version=client_version + offset,
                             offset=offset, min_client_version=client_version)
+        self.documents.pop(uri, None)  # re-inserted last: the dict is in order of last opening
         self.documents[uri] = doc
         language = text_document.get("languageId")
         forwarded: JsonObject = {"textDocument": {
@@ -603,8 +639,9 @@ class LeanSession:
 
     def _reopen(self, uri: str, doc: DocumentState, client_version: int, text: str) -> None:
         """A resumed client opens a document Lean already has: never restart its worker."""
-        doc.min_client_version = client_version
-        if text == doc.text:
+        assert doc.text is not None
+        if doc.text.equals(text):
+            doc.min_client_version = client_version
             doc.offset = doc.server_version - client_version
             for cached in (doc.progress, doc.diagnostics):
                 if cached is not None:
@@ -612,9 +649,15 @@ class LeanSession:
                     if mapped is not None:
                         self._deliver(mapped)
             return
+        mirror = DocumentText(text)
+        problem = self.document_budget.charge(self.owner, doc.text.utf8_bytes, mirror.utf8_bytes)
+        if problem is not None:
+            self._refuse_document("textDocument/didOpen", uri, problem)
+            return
+        doc.min_client_version = client_version
         doc.server_version += 1
         doc.offset = doc.server_version - client_version
-        doc.text = text
+        doc.text = mirror
         self._write(notification("textDocument/didChange", {
             "textDocument": {"uri": uri, "version": doc.server_version},
             "contentChanges": [{"text": text}],
@@ -622,44 +665,62 @@ class LeanSession:
 
     def _did_change(self, params: JsonObject) -> None:
         """Apply the edits to the session's copy, then forward them so that Lean ends up with
-        exactly that text: edits whose positions Lean might place differently (past the end of
-        a line or of the text, inside a surrogate pair) are sent as the resulting full text."""
+        exactly that text: positions Lean might place differently (past the end of a line or of
+        the text, inside a surrogate pair) are sent as where the session placed them. A message
+        that is refused (malformed, too many edits, too large a result) changes nothing."""
         text_document = params["textDocument"]
-        doc = self.documents.get(text_document["uri"])
+        uri = text_document["uri"]
+        doc = self.documents.get(uri)
         changes = params["contentChanges"]
-        if doc is None or not doc.is_open or not changes:
+        if doc is None or doc.text is None or not changes:
             return  # Lean ignores changes to closed documents and empty change lists; so do we
-        text = doc.text
-        forwarded_changes: list[JsonObject] = []
-        exact = True
+        budget = self.document_budget
+        if budget.max_edits_per_message and len(changes) > budget.max_edits_per_message:
+            self._refuse_document("textDocument/didChange", uri, (
+                f"{len(changes)} edits in one message, the limit is "
+                f"{budget.max_edits_per_message}; send the whole text as one change instead"))
+            return
         try:
-            for change in changes:
-                text, change_exact = _apply_change(text, change)
-                exact = exact and change_exact
-                forwarded_changes.append(_clean_change(change))
+            text, forwarded_changes = _apply_changes(doc.text, changes)
         except ValueError as exc:
-            self._deliver(notification("window/showMessage", {
-                "type": 1, "message": f"Refused a malformed didChange: {exc}"}))
+            self._refuse_document("textDocument/didChange", uri, f"malformed edit: {exc}")
+            return
+        problem = budget.charge(self.owner, doc.text.utf8_bytes, text.utf8_bytes)
+        if problem is not None:
+            self._refuse_document("textDocument/didChange", uri, problem)
             return
         doc.text = text
-        forwarded_document: JsonObject = {"uri": text_document["uri"]}
+        forwarded_document: JsonObject = {"uri": uri}
         client_version = text_document.get("version")
         if is_int(client_version):
             forwarded_document["version"] = client_version + doc.offset
             doc.server_version = max(doc.server_version, client_version + doc.offset)
         self._write(notification("textDocument/didChange", {
             "textDocument": forwarded_document,
-            "contentChanges": forwarded_changes if exact else [{"text": text}],
+            "contentChanges": forwarded_changes,
         }))
+
+    def _refuse_document(self, method: str, uri: str, reason: str) -> None:
+        """A document notification that does not reach Lean (nobody to answer it to)."""
+        log.info("Lean session %s: refused %s of %s: %s", self.id, method, uri, reason)
+        self._deliver(notification("window/showMessage", {
+            "type": 1, "message": f"Refused {method} of {uri}: {reason}"}))
 
     def _did_close(self, params: JsonObject) -> None:
         uri = params["textDocument"]["uri"]
         doc = self.documents.get(uri)
-        if doc is None or not doc.is_open:
+        if doc is None or doc.text is None:
             return  # never opened (or refused): nothing for Lean to close
-        doc.is_open = False
+        self.document_budget.release(self.owner, doc.text.utf8_bytes)
+        doc.text = None
         doc.diagnostics = doc.progress = None
+        self._forget_closed_documents()
         self._write(notification("textDocument/didClose", {"textDocument": {"uri": uri}}))
+
+    def _forget_closed_documents(self) -> None:
+        closed = [uri for uri, doc in self.documents.items() if not doc.is_open]
+        for uri in closed[:max(0, len(closed) - MAX_CLOSED_DOCUMENTS)]:
+            del self.documents[uri]
 
     async def _client_initialize(self, client_id: Any, params: Any) -> None:
         generation = self._generation
@@ -944,37 +1005,34 @@ def _backlog(client: ClientConnection) -> int:
     return backlog() if backlog is not None else 0
 
 
-def _exact_index(text: str, position: JsonObject) -> int | None:
-    """Index in ``text`` of an LSP position, or None when it is not exactly on a character of
-    the text (a line or column past the end, the middle of a surrogate pair): positions that
-    clamping implementations may resolve differently."""
-    line, character = position["line"], position["character"]
-    if line > text.count("\n"):
-        return None
-    start = line_start(text, line)
-    end = text.find("\n", start)
-    line_text = text[start:] if end < 0 else text[start:end]
-    units = 0
-    for index, char in enumerate(line_text):
-        if units >= character:
-            return start + index if units == character else None
-        units += 2 if ord(char) > 0xFFFF else 1
-    return start + len(line_text) if units == character else None
+def _apply_changes(text: DocumentText, changes: list[JsonObject]
+                   ) -> tuple[DocumentText, list[JsonObject]]:
+    """(``text`` after ``changes``, the changes as Lean should get them: only the fields Lean
+    reads, and every position exact). ValueError when a range ends before it starts."""
+    forwarded: list[JsonObject] = []
+    for change in changes:
+        edit_range = change.get("range")
+        if edit_range is None:
+            text = DocumentText(change["text"])
+            forwarded.append({"text": change["text"]})
+            continue
+        start, end = edit_range["start"], edit_range["end"]
+        start_index, start_exact = text.locate(start["line"], start["character"])
+        end_index, end_exact = text.locate(end["line"], end["character"])
+        if end_index < start_index:
+            raise ValueError("range end before range start")
+        if not (start_exact and end_exact):
+            # Clamping is left to each implementation: say where the session placed them.
+            start = _position(text.position(start_index))
+            end = _position(text.position(end_index))
+        forwarded.append(_clean_change({"range": {"start": start, "end": end},
+                                        "text": change["text"]}))
+        text = text.replaced(start_index, end_index, change["text"])
+    return text, forwarded
 
 
-def _apply_change(text: str, change: JsonObject) -> tuple[str, bool]:
-    """(text after ``change``, whether every position of it was exact). ValueError when the
-    range ends before it starts."""
-    edit_range = change.get("range")
-    if edit_range is None:
-        return change["text"], True
-    start = _exact_index(text, edit_range["start"])
-    end = _exact_index(text, edit_range["end"])
-    if start is None or end is None:
-        return apply_content_change(text, change), False  # clamps, as the session always did
-    if end < start:
-        raise ValueError("range end before range start")
-    return text[:start] + change["text"] + text[end:], True
+def _position(line_character: tuple[int, int]) -> JsonObject:
+    return {"line": line_character[0], "character": line_character[1]}
 
 
 def _clean_change(change: JsonObject) -> JsonObject:

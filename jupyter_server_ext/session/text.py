@@ -1,12 +1,45 @@
-"""LSP positions (UTF-16 code units) on Python strings, and applying didChange edits."""
+"""LSP positions (UTF-16 code units) on Python strings, and applying didChange edits.
+
+The functions on whole texts are linear in the text (the kernel's documents are small); the
+session's document mirror (documents.py) keeps its text in chunks and uses only the chunk-level
+functions here, which work at C speed.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+_LOW_SURROGATES = range(0xDC00, 0xE000)
+
 
 def utf16_length(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) >> 1
+
+
+def utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def utf16_index(text: str, units: int) -> int | None:
+    """Python index in ``text`` of the UTF-16 offset ``units``; None when ``units`` is past the
+    end of the text or falls between the two halves of a surrogate pair."""
+    if text.isascii():
+        return units if units <= len(text) else None
+    encoded = text.encode("utf-16-le")
+    if units * 2 > len(encoded):
+        return None
+    if units * 2 < len(encoded) and int.from_bytes(
+            encoded[units * 2:units * 2 + 2], "little") in _LOW_SURROGATES:
+        return None
+    return len(encoded[:units * 2].decode("utf-16-le"))
+
+
+def nth_newline(text: str, count: int) -> int:
+    """Index of the ``count``-th (1-based) newline of ``text``, which has at least that many."""
+    pieces = text.split("\n", count)
+    return sum(map(len, pieces[:count])) + count - 1
 
 
 def line_start(text: str, line: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -153,3 +155,123 @@ async def test_a_query_in_a_document_uri_never_reaches_lean(
     refused = await socket.wait_notification("window/showMessage")
     assert "query or fragment" in refused["params"]["message"]
     socket.close()
+
+
+# -- documents: what one client can make the server hold and compute ------------------------
+
+PRELUDE_DOC = "prelude\ninductive N | z | s (n : N)\n#check N.z\n"  # `#check N.z` is line 2
+
+
+def _edit(line: int, start: int, end: int, text: str) -> dict[str, Any]:
+    return {"range": {"start": {"line": line, "character": start},
+                      "end": {"line": line, "character": end}}, "text": text}
+
+
+async def _lean_socket(port: int, base_url: str, headers: dict[str, str]) -> Any:
+    socket = await connect(ws_url(port, base_url, "/lean/lsp", project="default"), headers)
+    first = await socket.recv()
+    assert first is not None
+    socket.session_id = first["params"]["id"]
+    await socket.initialize()
+    return socket
+
+
+async def _checked(socket: Any, uri: str, version: int) -> list[str]:
+    return [d["message"].strip() for d in await socket.diagnostics_for(uri, version, 60)]
+
+
+async def test_a_refused_didchange_changes_nothing(
+    real_lean: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str,
+    jp_auth_header: dict[str, str], jp_root_dir: Path,
+) -> None:
+    """More edits in one message than max_edits_per_message (default 1000), an edit whose range
+    ends before it starts, a document grown past max_document_size (default 16 MiB): each is
+    refused with a message, and neither the session's copy nor Lean's changes."""
+    socket = await _lean_socket(jp_http_port, jp_base_url, jp_auth_header)
+    uri = (jp_root_dir / "Capped.lean").as_uri()
+    await socket.open_document(uri, PRELUDE_DOC)
+    assert await _checked(socket, uri, 1) == ["N.z : N"]
+    z_to_s = _edit(2, 9, 10, "s")
+    refused = [
+        ([z_to_s] + [_edit(0, 0, 0, "")] * 1000, "1001 edits in one message"),
+        ([z_to_s, _edit(2, 5, 2, "")], "range end before range start"),
+        ([z_to_s, _edit(1, 0, 0, "-- " + "x" * (16 << 20) + "\n")], "bytes per document"),
+    ]
+    for version, (changes, reason) in enumerate(refused, start=2):
+        await socket.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": version}, "contentChanges": changes})
+        message = await socket.wait_notification("window/showMessage", timeout=30)
+        assert reason in message["params"]["message"] and message["params"]["type"] == 1
+    # The next accepted edit applies to the text as it was: `N.z`, never `N.s`.
+    await socket.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 5}, "contentChanges": [_edit(2, 10, 10, " ")]})
+    assert await _checked(socket, uri, 5) == ["N.z : N"]
+    socket.close()
+
+
+async def test_edits_lean_could_place_differently_are_sent_where_the_session_placed_them(
+    real_lean: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str,
+    jp_auth_header: dict[str, str], jp_root_dir: Path,
+) -> None:
+    """Past the end of a line or of the text, inside a surrogate pair: the session applies the
+    edit its way (clamping) and Lean gets exact positions, so both hold the same text."""
+    socket = await _lean_socket(jp_http_port, jp_base_url, jp_auth_header)
+    uri = (jp_root_dir / "Clamped.lean").as_uri()
+    await socket.open_document(uri, "prelude\n-- 😀\ninductive N | z | s (n : N)\n")
+    edits = [
+        _edit(1, 4, 4, "!"),  # inside the pair of 😀 (UTF-16 columns 3-4): after it
+        _edit(2, 99, 99, "\n#check N.z"),  # past the end of the line: at its end
+        {"range": {"start": {"line": 9, "character": 0}, "end": {"line": 9, "character": 0}},
+         "text": "\n#check @N.s"},  # past the end of the text: at its end
+    ]
+    for version, edit in enumerate(edits, start=2):
+        await socket.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": version}, "contentChanges": [edit]})
+    assert await _checked(socket, uri, 4) == ["N.z : N", "N.s : N → N"]
+    socket.close()
+
+
+@pytest.mark.parametrize("lean_config", [
+    {"max_user_document_bytes": 1 << 20, "max_open_documents": 3}])
+async def test_closed_documents_and_exited_sessions_stop_counting(
+    lean_server: Any, http_server_client: Any, jp_fetch: Fetch, jp_http_port: int,
+    jp_base_url: str, jp_auth_header: dict[str, str], jp_root_dir: Path,
+    jp_serverapp: Any,
+) -> None:
+    """Documents count toward their owner's bytes (max_user_document_bytes, here 1 MiB) while
+    open; a closed document and every document of an exited session are freed."""
+    manager = jp_serverapp.web_app.settings["lean_session_manager"]
+    big = "-- " + "x" * (600 << 10) + "\n"
+    first = await _lean_socket(jp_http_port, jp_base_url, jp_auth_header)
+    uris = [(jp_root_dir / f"Big{n}.lean").as_uri() for n in range(4)]
+    await first.open_document(uris[0], big)
+    await _checked(first, uris[0], 1)
+    await first.open_document(uris[1], big)
+    refused = await first.wait_notification("window/showMessage")
+    assert "for all documents of one user" in refused["params"]["message"]
+    await first.notify("textDocument/didClose", {"textDocument": {"uri": uris[0]}})
+    await first.open_document(uris[1], big)
+    await _checked(first, uris[1], 1)
+    session = manager.sessions[first.session_id]
+    assert session.documents[uris[0]].text is None  # closed: only its version numbering stays
+
+    # max_open_documents: 3 open at once in one session.
+    small = [(jp_root_dir / f"Small{n}.lean").as_uri() for n in range(3)]
+    await first.open_document(small[0], "-- a\n")
+    await first.open_document(small[1], "-- b\n")
+    await _checked(first, small[1], 1)
+    await first.open_document(small[2], "-- c\n")
+    refused = await first.wait_notification("window/showMessage")
+    assert "3 open documents" in refused["params"]["message"]
+
+    # A crashed session frees everything but what its JSON shows.
+    pid = session.pid
+    os.kill(pid, signal.SIGKILL)
+    await first.wait_closed(30)
+    listed = json.loads((await jp_fetch("lean", "sessions", first.session_id)).body)
+    assert listed["state"] == "exited" and listed["exit_code"] is not None
+    assert session.documents == {}
+    second = await _lean_socket(jp_http_port, jp_base_url, jp_auth_header)
+    await second.open_document(uris[2], big)
+    assert await _checked(second, uris[2], 1) is not None
+    second.close()
