@@ -45,3 +45,12 @@ def kernel_factory(jupyter_dirs: JupyterDirs, tmp_path: Path) -> Iterator[Any]:
     yield factory
     for harness in started:
         harness.shutdown()
+
+
+@pytest.fixture(scope="session")
+def real_dirs(real_lean: Any, tmp_path_factory: pytest.TempPathFactory) -> JupyterDirs:
+    """Jupyter directories whose `lean4` kernel runs with the product's default settings: no
+    JUPYTER_LEAN_COMMAND, no config file, so the kernel finds the real Lean as a user's does."""
+    dirs = make_dirs(tmp_path_factory.mktemp("jupyter-real"))
+    dirs.add_kernel("lean4")
+    return dirs

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
@@ -22,6 +23,25 @@ from support import LeanServerUnderTest
 from lean_kernel.install import write_kernelspec
 
 KERNEL_TIMEOUT = 30.0
+
+# Tags that would be live in the page if Lean's text became markup.
+LIVE_TAG = re.compile(r"</?(img|script|svg|iframe|b|code|pre)\b", re.IGNORECASE)
+
+
+def rendered(markdown: str) -> str:
+    """HTML as a CommonMark renderer makes it (JupyterLab uses marked; mistune reads the same
+    fences, code spans and HTML blocks)."""
+    mistune = pytest.importorskip("mistune")
+    return str(mistune.create_markdown(escape=False)(markdown))
+
+
+def live_markup(markdown: str) -> list[str]:
+    """The tags Lean's text would add to the page: any outside the code blocks and spans the
+    Markdown itself makes (inside them the renderer escapes the text)."""
+    html = rendered(markdown)
+    outside_code = re.sub(r"<pre><code[^>]*>.*?</code></pre>|<code>.*?</code>", "", html,
+                          flags=re.DOTALL)
+    return LIVE_TAG.findall(outside_code)
 
 
 @dataclass(frozen=True)

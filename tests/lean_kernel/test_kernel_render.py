@@ -3,10 +3,10 @@ Lean's text cannot turn into markup."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
+from kernel_harness import live_markup, rendered
 
 from lean_kernel.history import History
 from lean_kernel.markdown import code_block, safe_markdown, text_span
@@ -126,25 +126,6 @@ HOSTILE = [
     "$x$ <img src=x onerror=alert(1)> $$y$$",
     "<https://example.com> [a](javascript:alert(1)) &amp; <b>bold</b>",
 ]
-LIVE_TAG = re.compile(r"</?(img|script|svg|iframe|b|code|pre)\b", re.IGNORECASE)
-
-
-def rendered(markdown: str) -> str:
-    """HTML as a CommonMark renderer makes it (JupyterLab uses marked; mistune reads the same
-    fences, code spans and HTML blocks)."""
-    mistune = pytest.importorskip("mistune")
-    return str(mistune.create_markdown(escape=False)(markdown))
-
-
-def live_markup(markdown: str) -> list[str]:
-    """The tags Lean's text would add to the page: any outside the code blocks and spans the
-    Markdown itself makes (inside them the renderer escapes the text)."""
-    html = rendered(markdown)
-    outside_code = re.sub(r"<pre><code[^>]*>.*?</code></pre>|<code>.*?</code>", "", html,
-                          flags=re.DOTALL)
-    return LIVE_TAG.findall(outside_code)
-
-
 def test_the_live_markup_check_sees_html() -> None:
     # The check itself: raw HTML and a closed fence followed by a tag are found.
     assert live_markup("<img src=x onerror=alert(1)>")
