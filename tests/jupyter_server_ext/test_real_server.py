@@ -135,3 +135,19 @@ async def test_an_unprivileged_lean_that_cannot_reach_the_toolchain_is_reported(
     assert health["status"] == "degraded"
     assert "cannot reach the toolchain" in health["lean"]["message"]
     assert "lean_uid" in health["lean"]["message"]
+
+
+async def test_a_lake_project_on_a_toolchain_without_lake_is_a_clear_error(
+    real_lean: Any, jp_fetch: Fetch, jp_root_dir: Path
+) -> None:
+    """A Lake project needs the toolchain's `lake`; this toolchain has none (the real tier's
+    Lean is only `lean`): creating a session says so instead of starting a Lean that dies."""
+    if os.path.exists(os.path.join(real_lean.prefix, "bin", "lake")):
+        pytest.skip("this toolchain has lake")
+    (jp_root_dir / "lakefile.toml").write_text('name = "course"\n')
+    with pytest.raises(Exception) as refused:
+        await jp_fetch("lean", "sessions", method="POST", body="{}")
+    assert refused.value.code == 503  # type: ignore[attr-defined]
+    message = json.loads(refused.value.response.body)["message"]  # type: ignore[attr-defined]
+    assert "has no `lake`" in message
+    assert await _json(jp_fetch, "lean", "sessions") == []

@@ -430,7 +430,7 @@ def test_lean_flags_go_where_lean_reads_them(argv: list[str], expected: list[str
     assert add_lean_flags(argv, ["-M150", "-T500"]) == expected
 
 
-def _fake_toolchain(prefix: Path, version: str, refuses: str = "") -> Path:
+def _fake_toolchain(prefix: Path, version: str, refuses: str = "", tool: str = "lean") -> Path:
     """A toolchain folder whose `lean` answers --print-prefix/--version like Lean, refuses
     ``--stdin`` with a flag starting with ``refuses`` (as an old Lean refuses an unknown -D
     option), and otherwise runs the probe."""
@@ -444,6 +444,13 @@ def _fake_toolchain(prefix: Path, version: str, refuses: str = "") -> Path:
         f"    sys.exit(1 if {refuses!r} and any(a.startswith({refuses!r}) for a in args) else 0)\n"
         f"os.execv(sys.executable, [sys.executable, {str(PROBE)!r}, *args])\n")
     lean.chmod(0o755)
+    if tool == "lake":  # `lake` of the same toolchain: runs the probe
+        lake = prefix / "bin" / "lake"
+        lake.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                        f"os.execv(sys.executable, [sys.executable, {str(PROBE)!r}, "
+                        "*sys.argv[1:]])\n")
+        lake.chmod(0o755)
+        return lake
     return lean
 
 
@@ -476,3 +483,22 @@ async def test_lean_receives_the_flags_it_accepts(
     finally:
         await manager.shutdown()
     assert probe["argv"] == expected
+
+
+async def test_lake_serve_runs_the_lake_of_the_toolchain_lean_names(tmp_path: Path) -> None:
+    """`lake serve` is resolved like `lean`: through the `lean` beside it (elan's proxies sit
+    side by side), to the toolchain's own `lake`, with Lean's flags after `--`."""
+    lake = _fake_toolchain(tmp_path / "toolchain",
+                           "Lean (version 4.35.0, x86_64-unknown-linux-gnu, Release)", tool="lake")
+    manager = LeanSessionManager(lean_command=[str(lake), "serve", "--"], sandbox="none",
+                                 memory_limit=400 * MiB, report_delay_ms=-1,
+                                 projects={"default": str(tmp_path)},
+                                 workspace_root=str(tmp_path / "ws"), idle_timeout=0)
+    try:
+        client = InProcessClient(await manager.create("someone"))
+        params = {"processId": None, "capabilities": {},
+                  "initializationOptions": {"probe": "fsize"}}
+        probe = (await client.request("initialize", params, timeout=20))["probe"]
+    finally:
+        await manager.shutdown()
+    assert probe["argv"] == ["serve", "--", "-M300"]
