@@ -594,7 +594,11 @@ class LeanKernel(Kernel):
             if cell.source == lean_code:
                 return await ask(
                     position_params(self.lean, self.document, cell.key, lean_code, index))
-        edits = self.document.set_cell(SCRATCH_KEY, lean_code, hoist=False)
+        # The code's `prelude`/`import` lines stay out of the header, since a header change
+        # restarts Lean's file worker (re-importing everything), unless the document is empty:
+        # then there is nothing to re-check, and the first cell of a notebook, not run yet,
+        # needs its own header (without `prelude` a Lean without library cannot check it).
+        edits = self.document.set_cell(SCRATCH_KEY, lean_code, hoist=not self.document.cells)
         version = self.lean.change(edits)
         try:
             # Position requests may be answered from an older snapshot until Lean has caught up

@@ -4,13 +4,15 @@ is. That Lean has no library, so every document begins with `prelude` and uses i
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_harness import JupyterDirs, KernelHarness, live_markup, start_kernel
+from kernel_harness import JupyterDirs, KernelHarness, live_markup, make_dirs, start_kernel
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -140,6 +142,18 @@ def test_completion_shows_signatures(kernel: KernelHarness) -> None:
     assert narrowed["cursor_start"] == len("#check N.")
 
 
+def test_completion_and_inspection_in_a_first_cell_not_run_yet(kernel: KernelHarness) -> None:
+    kernel.ok("%reset")  # an empty document: the cell's own `prelude` must be used
+    code = "prelude\ninductive M | here | there (m : M)\n#check M."
+    reply = kernel.complete(code)
+    assert set(reply["matches"]) == {"here", "there"}
+    types = {t["text"]: t["signature"] for t in reply["metadata"]["_jupyter_types_experimental"]}
+    assert types == {"here": "M", "there": "M → M"}
+    inspected = kernel.inspect(code + "there", len(code) + 2)
+    assert inspected["found"] and inspected["data"]["text/plain"] == "M.there (m : M) : M"
+    assert kernel.document() == "(the document is empty)\n"  # nothing of it was left behind
+
+
 def test_inspection_shows_the_signature(kernel: KernelHarness) -> None:
     code = "#check N.add"
     reply = kernel.inspect(code, len(code))
@@ -221,3 +235,32 @@ def test_cell_timeout_while_real_lean_is_busy(busy_kernel: KernelHarness) -> Non
     assert "theorem slow" not in kernel.document()
     # The same cell, made cheap, runs in its place.
     assert kernel.ok(slow_theorem("slow", exponent=3), cell_id="slow").status == "ok"
+
+
+def lean_command_lines(pid: int) -> list[str]:
+    """The command lines of the Lean server's process group (bwrap, then Lean under it)."""
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pid:
+                    lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (ProcessLookupError, FileNotFoundError, PermissionError):
+                continue
+    return lines
+
+
+def test_lean_reports_without_delay_unless_configured(kernel: KernelHarness,
+                                                      kernel_factory: Any, tmp_path: Path,
+                                                      real_dirs: JupyterDirs) -> None:
+    lines = lean_command_lines(kernel.lean_pid())
+    assert any("-Dserver.reportDelayMs=0" in line for line in lines), lines
+    dirs = make_dirs(tmp_path / "jupyter")
+    for spec in real_dirs.kernels.iterdir():
+        shutil.copytree(spec, dirs.kernels / spec.name)
+    (dirs.config / "jupyter_server_config.py").write_text(
+        "c.LeanSessionManager.report_delay_ms = 150\n")
+    configured = kernel_factory(dirs=dirs, cwd=tmp_path)
+    lines = lean_command_lines(configured.lean_pid())
+    assert any("-Dserver.reportDelayMs=150" in line for line in lines), lines
+    assert not any("-Dserver.reportDelayMs=0" in line for line in lines)
