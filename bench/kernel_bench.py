@@ -16,6 +16,12 @@ With tests/lean_standin.py as the Lean server (report delay ``--delay-ms``, defa
 
 Prints Markdown tables; ``--check`` exits 1 when the overhead p50 is not under 10 ms or the
 re-run bytes grow with the notebook (beyond the digits of line and version numbers).
+
+    python bench/kernel_bench.py --real [--samples N]
+
+With the real Lean found as a user's is, and the product's default settings: execute_request
+to execute_reply for ``prelude`` cells (`#check` of a constructor), once with the kernel's
+default report delay (0 ms) and once with Lean's own (``report_delay_ms = -1``, 200 ms).
 """
 
 from __future__ import annotations
@@ -181,6 +187,36 @@ def notebook_run(size: int, delay_ms: int, workdir: Path) -> dict[str, Any]:
             "rerun_ms": rerun_ms, "rerun_bytes": rerun_bytes}
 
 
+REAL_PRELUDE = "prelude\ninductive N | z | s (n : N)"
+
+
+def real_cells(samples: int, report_delay_ms: int | None, workdir: Path) -> list[float]:
+    """Per-cell milliseconds on the real Lean; ``report_delay_ms`` None: the kernel's default."""
+    config = workdir / "config"
+    config.mkdir(exist_ok=True)
+    settings = (f"c.LeanSessionManager.report_delay_ms = {report_delay_ms}\n"
+                if report_delay_ms is not None else "")
+    (config / "jupyter_server_config.py").write_text(settings)
+    with kernel(workdir, {}) as client:
+        execute(client, REAL_PRELUDE, "prelude")
+        return [execute(client, "#check N.s", f"cell-{index}")[0] for index in range(samples)]
+
+
+def real_main(samples: int, json_path: str | None) -> int:
+    results: dict[str, list[float]] = {}
+    for label, delay in (("kernel default (0 ms)", None), ("Lean's default (200 ms)", -1)):
+        with tempfile.TemporaryDirectory(prefix="kernel-bench-real-") as tmp:
+            print(f"measuring the real Lean, report delay {label}...", file=sys.stderr)
+            results[label] = real_cells(samples, delay, Path(tmp))
+    print(f"## Real Lean, default settings: {samples} cells `#check N.s` after a prelude cell\n")
+    print(markdown_table(["server.reportDelayMs", "p50 ms", "p99 ms"], [
+        [label, *(f"{value:.2f}" for value in percentile_ms(samples_ms))]
+        for label, samples_ms in results.items()]))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--count-stdin"]:
@@ -191,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=int, default=0, help="the stand-in's report delay")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--real", action="store_true",
+                        help="per-cell latency on the real Lean, report delay 0 vs Lean's 200 ms")
     options = parser.parse_args(args)
+    if options.real:
+        return real_main(options.samples, options.json)
     cells = [f"#eval {index} + 1" for index in range(options.samples)]
     with tempfile.TemporaryDirectory(prefix="kernel-bench-") as tmp:
         workdir = Path(tmp)
