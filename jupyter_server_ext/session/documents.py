@@ -324,9 +324,9 @@ class DocumentBudget:
     """Limits on what sessions keep of their clients' documents, and the bytes each owner's
     sessions keep now (shared by all sessions of one manager). 0 = no limit."""
 
-    max_document_bytes: int = 16 << 20
+    max_document_bytes: int = 4 << 20
     max_open_documents: int = 64
-    max_owner_bytes: int = 256 << 20
+    max_owner_bytes: int = 64 << 20
     max_edits_per_message: int = 1000
     held: dict[str | None, int] = field(default_factory=dict)
 

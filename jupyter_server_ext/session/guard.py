@@ -51,10 +51,6 @@ MAX_UINT64 = 2**64 - 1
 _EXPONENT = re.compile(r"[eE][+-]?0*(\d+)$")
 # An RPC session id as Lean 4.35 writes it: a 64-bit natural number in decimal, in a string.
 _SESSION_ID = re.compile(r"0|[1-9][0-9]{0,19}")
-# Anywhere in a frame (strings included): a hit only sends the frame down the exact path. Long
-# digit runs too: orjson reads integers past 64 bits as floats, Lean (and the exact path) as
-# integers, and a request id must come back exactly as it was sent.
-_NEEDS_EXACT_PARSE = re.compile(rf"[eE][+-]?0*\d{{{MAX_EXPONENT_DIGITS + 1}}}|\d{{19}}")
 
 
 class FrameRefused(ValueError):
@@ -75,20 +71,27 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Is ``value`` nested deeper than ``limit`` containers? Iterative: no recursion limit."""
+def _scan(value: Any, depth_limit: int) -> tuple[bool, bool]:
+    """(holds a float, nested deeper than ``depth_limit`` containers), in one iterative walk.
+
+    orjson gives a float exactly for a number with a fraction or an exponent, and for an integer
+    past 64 bits: the numbers the exact path must see (a huge exponent; an integer Lean, and the
+    exact path, keep whole: a request id must come back exactly as it was sent). Looking at the
+    parsed values instead of searching the text keeps the cost off string lengths: a regex over
+    a 64 MiB frame held the event loop for 1.5 s."""
+    has_float = False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else None
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list)))
-    return False
+        if depth > depth_limit:
+            return has_float, True
+        children = item.values() if type(item) is dict else item
+        kinds = set(map(type, children))  # C speed, whatever the number of children
+        has_float = has_float or float in kinds
+        if dict in kinds or list in kinds:
+            stack.extend((child, depth + 1) for child in children
+                         if type(child) is dict or type(child) is list)
+    return has_float, False
 
 
 def _has_lone_surrogate(message: Any) -> bool:
@@ -116,19 +119,26 @@ def loads_strict(frame: str | bytes) -> Any:
 
     orjson parses every frame (the relay's hot path) and itself refuses NaN, Infinity, overflowing
     numbers and lone surrogates; the exact decoder runs only for frames orjson refuses (to name
-    the reason) or whose text may hold a huge exponent or an integer past 64 bits.
+    the reason) or that hold a number with a fraction or an exponent (which may be huge) or an
+    integer past 64 bits: orjson parses those as floats.
     """
     text = frame if isinstance(frame, str) else frame.decode()
     try:
         message = orjson.loads(text)
+        exact = False
     except orjson.JSONDecodeError:
         message = _loads_checked(text)
-    else:
-        if _NEEDS_EXACT_PARSE.search(text):
-            message = _loads_checked(text)
-    # Cheap pre-check (C-speed substring counts) keeps the walk off the hot path.
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(message, MAX_DEPTH):
+        exact = True
+    if not isinstance(message, (dict, list)):
+        return _loads_checked(text) if isinstance(message, float) and not exact else message
+    # Cheap pre-check (C-speed substring counts): the depth is looked at only when it could be
+    # too deep.
+    deep = text.count("[") + text.count("{") > MAX_DEPTH
+    has_float, too_deep = _scan(message, MAX_DEPTH if deep else len(text))
+    if too_deep:
         raise FrameRefused(f"nested deeper than {MAX_DEPTH} levels")
+    if has_float and not exact:
+        message = _loads_checked(text)
     return message
 
 

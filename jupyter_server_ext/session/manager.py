@@ -133,17 +133,21 @@ class LeanSessionManager(LoggingConfigurable):
         0, help="Lean servers started and initialized ahead per project, handed out at once."
     ).tag(config=True)
     max_message_size = Int(
-        64 * 1024 * 1024, help="Largest WebSocket frame or LSP message accepted, in bytes."
+        8 * 1024 * 1024,
+        help="Largest WebSocket frame or LSP message accepted, in bytes. Each one is received "
+        "and parsed on the server's event loop (5-8 ms per MiB), so this bounds how long one "
+        "frame holds up every other user. 8 MiB: a didOpen of the largest document "
+        "(max_document_size) even if JSON escaping doubles it.",
     ).tag(config=True)
     # -- what sessions keep of their clients' documents (documents.py; 0 = no limit) ---------
     max_document_size = Int(
-        16 * 1024 * 1024,
-        help="Largest document a client may open or edit into, in bytes of UTF-8 (Mathlib's "
-        "largest files are a few hundred KB).",
+        4 * 1024 * 1024,
+        help="Largest document a client may open or edit into, in bytes of UTF-8. Mathlib's "
+        "largest files are a few hundred KB (its linter stops files at 1500 lines).",
     ).tag(config=True)
     max_open_documents = Int(64, help="Documents open at once in one session.").tag(config=True)
     max_user_document_bytes = Int(
-        256 * 1024 * 1024,
+        64 * 1024 * 1024,
         help="Bytes of UTF-8 that all open documents of one user, in all sessions, may hold.",
     ).tag(config=True)
     max_edits_per_message = Int(

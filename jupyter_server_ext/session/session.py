@@ -40,6 +40,7 @@ from .lsp import (
     result_response,
 )
 from .process import LaunchSpec, LeanProcess, describe_exit
+from .text import utf8_length
 from .uris import UriOutsideProject, confined_path, uris_in_params
 from .usage import ProcessTreeUsage
 
@@ -616,11 +617,11 @@ class LeanSession:
             self._refuse_document("textDocument/didOpen", uri, (
                 f"this session has {open_count} open documents, its limit; close one first"))
             return
-        mirror = DocumentText(text)
-        problem = budget.charge(self.owner, 0, mirror.utf8_bytes)
+        problem = budget.charge(self.owner, 0, utf8_length(text))  # before building anything
         if problem is not None:
             self._refuse_document("textDocument/didOpen", uri, problem)
             return
+        mirror = DocumentText(text)
         offset = 0 if doc is None else max(0, doc.server_version + 1 - client_version)
         doc = DocumentState(text=mirror, server_version=client_version + offset,
                             offset=offset, min_client_version=client_version)
@@ -649,11 +650,11 @@ class LeanSession:
                     if mapped is not None:
                         self._deliver(mapped)
             return
-        mirror = DocumentText(text)
-        problem = self.document_budget.charge(self.owner, doc.text.utf8_bytes, mirror.utf8_bytes)
+        problem = self.document_budget.charge(self.owner, doc.text.utf8_bytes, utf8_length(text))
         if problem is not None:
             self._refuse_document("textDocument/didOpen", uri, problem)
             return
+        mirror = DocumentText(text)
         doc.min_client_version = client_version
         doc.server_version += 1
         doc.offset = doc.server_version - client_version

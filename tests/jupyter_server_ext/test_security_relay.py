@@ -185,7 +185,7 @@ async def test_a_refused_didchange_changes_nothing(
     jp_auth_header: dict[str, str], jp_root_dir: Path,
 ) -> None:
     """More edits in one message than max_edits_per_message (default 1000), an edit whose range
-    ends before it starts, a document grown past max_document_size (default 16 MiB): each is
+    ends before it starts, a document grown past max_document_size (default 4 MiB): each is
     refused with a message, and neither the session's copy nor Lean's changes."""
     socket = await _lean_socket(jp_http_port, jp_base_url, jp_auth_header)
     uri = (jp_root_dir / "Capped.lean").as_uri()
@@ -195,7 +195,7 @@ async def test_a_refused_didchange_changes_nothing(
     refused = [
         ([z_to_s] + [_edit(0, 0, 0, "")] * 1000, "1001 edits in one message"),
         ([z_to_s, _edit(2, 5, 2, "")], "range end before range start"),
-        ([z_to_s, _edit(1, 0, 0, "-- " + "x" * (16 << 20) + "\n")], "bytes per document"),
+        ([z_to_s, _edit(1, 0, 0, "-- " + "x" * (4 << 20) + "\n")], "bytes per document"),
     ]
     for version, (changes, reason) in enumerate(refused, start=2):
         await socket.notify("textDocument/didChange", {
