@@ -4,7 +4,12 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import {
+  Clipboard,
+  ICommandPalette,
+  IThemeManager
+} from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import {
   EditorExtensionRegistry,
   IEditorExtensionRegistry,
@@ -27,7 +32,12 @@ import { LeanEditorRegistry } from './editor/editorRegistry';
 import { leanEditorExtension } from './editor/leanEditorExtension';
 import { GoalsPanel } from './goals/goalsPanel';
 import { GoalsTracker } from './goals/goalsTracker';
+import { LeanDocument } from './document/leanDocument';
 import { leanIcon } from './icons';
+import { InfoviewBridge } from './infoview/bridge';
+import { infoviewAssets } from './infoview/frame';
+import { InfoviewPanel } from './infoview/infoviewPanel';
+import { LabInfoviewHost } from './infoview/labHost';
 import { ILeanServices, LeanDocumentAdapter } from './jupyter/documentAdapter';
 import { FileLeanAdapter } from './jupyter/fileEditorAdapter';
 import { LeanConnections } from './jupyter/leanConnections';
@@ -43,8 +53,10 @@ import { LeanStatusItem } from './status/statusItem';
 
 const PLUGIN_ID = '@jupyter-lean/labextension';
 const GOALS_PANEL_ID = 'jupyter-lean-goals';
+const INFOVIEW_PANEL_ID = 'jupyter-lean-infoview';
 
 namespace CommandIDs {
+  export const showInfoview = 'jupyter-lean:show-infoview';
   export const showGoals = 'jupyter-lean:show-goals';
   export const restartFile = 'jupyter-lean:restart-file';
   export const reconnect = 'jupyter-lean:reconnect';
@@ -106,7 +118,8 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
     IEditorLanguageRegistry,
     ILabShell,
     ILayoutRestorer,
-    ICommandPalette
+    ICommandPalette,
+    IThemeManager
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -118,7 +131,8 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
     languages: IEditorLanguageRegistry | null,
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    themes: IThemeManager | null
   ) => {
     const api = new LeanServerApi();
     const connections = new LeanConnections({
@@ -127,7 +141,8 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
       sessionStore: new TabSessionStore(api.settings.baseUrl)
     });
     const registry = new LeanEditorRegistry();
-    const goals = new GoalsTracker();
+    // Plain goals are fetched only while a plain goals view is visible.
+    const goals = new GoalsTracker({ onlyWhenViewed: true });
     const services: ILeanServices = { connections, registry, goals };
     const renderMarkdown = markdownRenderer(rendermime);
 
@@ -185,21 +200,50 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
     // Goals side panel.
     // The language is looked up when used: the language plugin may activate
     // after this one.
-    const goalsPanel = new GoalsPanel(
-      goals,
-      languages
-        ? (code, element) =>
-            languages.highlight(
-              code,
-              languages.findByName(LEAN_LANGUAGE),
-              element
-            )
-        : null
-    );
+    const highlight = languages
+      ? (code: string, element: HTMLElement) =>
+          languages.highlight(
+            code,
+            languages.findByName(LEAN_LANGUAGE),
+            element
+          )
+      : null;
+    const goalsPanel = new GoalsPanel(goals, highlight);
     goalsPanel.id = GOALS_PANEL_ID;
     goalsPanel.title.icon = leanIcon;
     app.shell.add(goalsPanel, 'right', { rank: 650 });
     restorer?.add(goalsPanel, GOALS_PANEL_ID);
+
+    // The infoview side panel: its files load when it is first shown.
+    const bridge = new InfoviewBridge(
+      new LabInfoviewHost({
+        app,
+        adapters: () => adapters.values(),
+        notebooks,
+        fileEditors,
+        goals,
+        connections,
+        copyToClipboard: text => Clipboard.copyToSystem(text)
+      })
+    );
+    followCursor(goals, bridge);
+    const infoviewPanel = new InfoviewPanel({
+      bridge,
+      assets: infoviewAssets(
+        PageConfig.getOption('fullLabextensionsUrl'),
+        window.location.href
+      ),
+      createFallback: () => new GoalsPanel(goals, highlight),
+      theme: () => ({
+        style: getComputedStyle(document.body),
+        isLight: !themes?.theme || themes.isLight(themes.theme) !== false
+      })
+    });
+    infoviewPanel.id = INFOVIEW_PANEL_ID;
+    infoviewPanel.title.icon = leanIcon;
+    app.shell.add(infoviewPanel, 'right', { rank: 640 });
+    restorer?.add(infoviewPanel, INFOVIEW_PANEL_ID);
+    themes?.themeChanged.connect(() => infoviewPanel.updateTheme());
 
     // Status bar item following the current document.
     if (statusBar) {
@@ -221,10 +265,15 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
       adaptersChanged.connect(refresh);
       connections.healthChanged.connect((_, health) => item.setHealth(health));
       item.node.addEventListener('click', () => {
-        void app.commands.execute(CommandIDs.showGoals);
+        void app.commands.execute(CommandIDs.showInfoview);
       });
     }
 
+    app.commands.addCommand(CommandIDs.showInfoview, {
+      label: 'Lean: Show Infoview',
+      caption: 'Show the Lean infoview: goals, messages and widgets',
+      execute: () => app.shell.activateById(INFOVIEW_PANEL_ID)
+    });
     app.commands.addCommand(CommandIDs.showGoals, {
       label: 'Lean: Show Goals',
       caption: 'Show the Lean goals at the cursor',
@@ -248,5 +297,41 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
     }
   }
 };
+
+/**
+ * Tell the infoview where the cursor is, as a position in the Lean
+ * document: on every cursor report, and when an edit elsewhere (a cell
+ * above) moves the cursor's place in the document.
+ */
+function followCursor(goals: GoalsTracker, bridge: InfoviewBridge): void {
+  let watched: LeanDocument | null = null;
+  const send = () => {
+    const target = goals.target;
+    if (
+      !target ||
+      target.document.isDisposed ||
+      !target.document.content.hasCell(target.cellId)
+    ) {
+      return; // outside Lean documents the infoview keeps its place
+    }
+    const position = target.document.toDocumentPosition(
+      target.cellId,
+      target.offset
+    );
+    bridge.setCursor({
+      uri: target.document.uri,
+      range: { start: position, end: position }
+    });
+  };
+  goals.targetChanged.connect(() => {
+    const document = goals.target?.document ?? null;
+    if (document !== watched) {
+      watched?.changed.disconnect(send);
+      watched = document;
+      watched?.changed.connect(send);
+    }
+    send();
+  });
+}
 
 export default [languagePlugin, leanPlugin];

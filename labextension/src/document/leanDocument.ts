@@ -125,6 +125,21 @@ export class LeanDocument implements ISyncedDocument {
     return this._diagnosticsVersion === this._version;
   }
 
+  /**
+   * The latest accepted diagnostics as one full `publishDiagnostics`, null
+   * before any: replayed to a listener that arrives late (the infoview).
+   */
+  get publishedDiagnostics(): IPublishDiagnosticsParams | null {
+    if (this._diagnosticsVersion < 0) {
+      return null;
+    }
+    return {
+      uri: this.uri,
+      version: this._diagnosticsVersion,
+      diagnostics: [...this._diagnostics]
+    };
+  }
+
   /** Diagnostics of the latest accepted version placed in a cell. */
   cellDiagnostics(cellId: string): readonly ICellDiagnostic[] {
     return this._byCell.get(cellId) ?? [];

@@ -1,3 +1,4 @@
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { GoalsState, GoalsTracker, IGoalsTarget } from './goalsTracker';
@@ -39,8 +40,32 @@ export class GoalsPanel extends Widget {
   }
 
   dispose(): void {
+    this._tracker.setViewing(this, false);
     this._tracker.stateChanged.disconnect(this._render, this);
     super.dispose();
+  }
+
+  // The tracker asks Lean for goals only while a goals view is visible.
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._tracker.setViewing(this, true);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (this.isVisible) {
+      this._tracker.setViewing(this, true);
+    }
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    super.onBeforeHide(msg);
+    this._tracker.setViewing(this, false);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this._tracker.setViewing(this, false);
+    super.onBeforeDetach(msg);
   }
 
   private _render(): void {

@@ -39,6 +39,11 @@ export type GoalsState =
 export interface IGoalsTrackerOptions {
   /** Wait this long after the cursor stops before asking Lean, in ms. */
   debounceMs?: number;
+  /**
+   * Fetch only while some view shows the goals (see `setViewing`); by
+   * default goals are always fetched.
+   */
+  onlyWhenViewed?: boolean;
 }
 
 /**
@@ -51,6 +56,7 @@ export interface IGoalsTrackerOptions {
 export class GoalsTracker {
   constructor(options: IGoalsTrackerOptions = {}) {
     this._debounceMs = options.debounceMs ?? 150;
+    this._onlyWhenViewed = options.onlyWhenViewed ?? false;
   }
 
   get state(): GoalsState {
@@ -65,12 +71,39 @@ export class GoalsTracker {
     return this._target;
   }
 
+  /** Emitted on every cursor report, fetching or not (the infoview follows it). */
+  get targetChanged(): ISignal<this, IGoalsTarget | null> {
+    return this._targetChanged;
+  }
+
+  /** Whether goals are fetched (with `onlyWhenViewed`: while shown). */
+  get active(): boolean {
+    return !this._onlyWhenViewed || this._viewers.size > 0;
+  }
+
+  /** A view starts or stops showing the goals. */
+  setViewing(viewer: object, viewing: boolean): void {
+    const wasActive = this.active;
+    if (viewing) {
+      this._viewers.add(viewer);
+    } else {
+      this._viewers.delete(viewer);
+    }
+    if (this.active && !wasActive && this._target) {
+      this._schedule(0);
+    } else if (!this.active && wasActive) {
+      this._clearTimer();
+      this._request++;
+    }
+  }
+
   /** The cursor moved to `target` (or left all Lean editors: null). */
   setTarget(target: IGoalsTarget | null): void {
     if (target?.document !== this._target?.document) {
       this._watch(target?.document ?? null);
     }
     this._target = target;
+    this._targetChanged.emit(target);
     if (!target) {
       this._clearTimer();
       this._request++;
@@ -151,6 +184,9 @@ export class GoalsTracker {
 
   private _schedule(delay = this._debounceMs): void {
     this._clearTimer();
+    if (!this.active) {
+      return;
+    }
     this._timer = setTimeout(() => {
       this._timer = null;
       void this._fetch();
@@ -230,6 +266,9 @@ export class GoalsTracker {
 
   private readonly _debounceMs: number;
   private readonly _stateChanged = new Signal<this, GoalsState>(this);
+  private readonly _targetChanged = new Signal<this, IGoalsTarget | null>(this);
+  private readonly _onlyWhenViewed: boolean;
+  private readonly _viewers = new Set<object>();
   private _state: GoalsState = { kind: 'idle' };
   private _target: IGoalsTarget | null = null;
   private _watched: LeanDocument | null = null;

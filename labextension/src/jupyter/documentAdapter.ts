@@ -10,6 +10,12 @@ import { GoalsTracker } from '../goals/goalsTracker';
 import { LeanProjectConnection } from '../lsp/projectConnection';
 import { IProjectPlacement, LeanConnections } from './leanConnections';
 
+/** The text of one cell (or file) that can be edited in place. */
+export interface IEditableSource {
+  getSource(): string;
+  updateSource(start: number, end: number, text: string): void;
+}
+
 /** Page-wide services the adapters share. */
 export interface ILeanServices {
   connections: LeanConnections;
@@ -48,6 +54,14 @@ export abstract class LeanDocumentAdapter implements IDisposable {
   get isDisposed(): boolean {
     return this._isDisposed;
   }
+
+  /** The document (notebook or file) this adapter follows. */
+  get documentContext(): DocumentRegistry.Context {
+    return this.context;
+  }
+
+  /** The editable text of a cell of the Lean document, if it exists. */
+  abstract editableSource(cellId: string): IEditableSource | null;
 
   /** Path relative to the Jupyter root, without a drive prefix. */
   get path(): string {

@@ -4,7 +4,11 @@ import type { FileChange, ISharedFile } from '@jupyter/ydoc';
 import { LeanDocument } from '../document/leanDocument';
 import { fileDocumentUri } from '../document/uris';
 import { ICellSnapshot } from '../document/virtualDocument';
-import { ILeanServices, LeanDocumentAdapter } from './documentAdapter';
+import {
+  IEditableSource,
+  ILeanServices,
+  LeanDocumentAdapter
+} from './documentAdapter';
 import { IProjectPlacement } from './leanConnections';
 import { isLeanFilePath } from './leanDetection';
 
@@ -17,6 +21,10 @@ export class FileLeanAdapter extends LeanDocumentAdapter {
     super(context, services);
     this._codeContext = context;
     void context.ready.then(() => this.evaluate());
+  }
+
+  editableSource(cellId: string): IEditableSource | null {
+    return cellId === FILE_CELL ? this._codeContext.model.sharedModel : null;
   }
 
   protected wantsLean(): boolean {

@@ -5,7 +5,11 @@ import type { CellChange, ISharedCell } from '@jupyter/ydoc';
 import { LeanDocument } from '../document/leanDocument';
 import { notebookDocumentUri } from '../document/uris';
 import { ICellSnapshot } from '../document/virtualDocument';
-import { ILeanServices, LeanDocumentAdapter } from './documentAdapter';
+import {
+  IEditableSource,
+  ILeanServices,
+  LeanDocumentAdapter
+} from './documentAdapter';
 import { IProjectPlacement } from './leanConnections';
 import { isLeanNotebook } from './leanDetection';
 
@@ -46,6 +50,26 @@ export class NotebookLeanAdapter extends LeanDocumentAdapter {
       this
     );
     super.dispose();
+  }
+
+  /** The notebook's index of the code cell with key `cellId`, or -1. */
+  cellIndex(cellId: string): number {
+    const model = this._model;
+    if (!model) {
+      return -1;
+    }
+    for (let index = 0; index < model.cells.length; index++) {
+      const cell = model.cells.get(index);
+      if (cell.type === 'code' && this._keys.get(cell) === cellId) {
+        return index;
+      }
+    }
+    return -1;
+  }
+
+  editableSource(cellId: string): IEditableSource | null {
+    const index = this.cellIndex(cellId);
+    return index < 0 ? null : this._model!.cells.get(index).sharedModel;
   }
 
   protected wantsLean(): boolean {

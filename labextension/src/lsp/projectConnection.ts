@@ -46,6 +46,12 @@ export interface IConnectionStatus {
   serverVersion?: string;
 }
 
+/** A JSON-RPC notification, as received from or sent to the server. */
+export interface INotificationEvent {
+  method: string;
+  params: unknown;
+}
+
 /** A request was made while the connection was not ready. */
 export class NotConnectedError extends Error {
   constructor() {
@@ -109,6 +115,24 @@ export class LeanProjectConnection {
     return this._status.phase === 'ready';
   }
 
+  /** Every notification the server sends, after the documents saw it. */
+  get notificationReceived(): ISignal<this, INotificationEvent> {
+    return this._notificationReceived;
+  }
+
+  /** Every notification sent to the server (didOpen, didChange, didClose…). */
+  get notificationSent(): ISignal<this, INotificationEvent> {
+    return this._notificationSent;
+  }
+
+  /**
+   * The result of `initialize` on the current socket, null while not ready.
+   * A resumed session answers from its cache, so this is the same server's.
+   */
+  get initializeResult(): unknown {
+    return this._initializeResult;
+  }
+
   /** Number of documents open on this connection. */
   get documentCount(): number {
     return this._documents.size;
@@ -144,7 +168,7 @@ export class LeanProjectConnection {
     if (!this._rpc || !this._openOnSocket.has(document) || !changes.length) {
       return;
     }
-    this._rpc.notify('textDocument/didChange', {
+    this._notify('textDocument/didChange', {
       textDocument: { uri: document.uri, version },
       contentChanges: changes
     });
@@ -157,7 +181,7 @@ export class LeanProjectConnection {
       this._documents.delete(key);
     }
     if (this._rpc && this._openOnSocket.delete(document)) {
-      this._rpc.notify('textDocument/didClose', {
+      this._notify('textDocument/didClose', {
         textDocument: { uri: document.uri }
       });
     }
@@ -168,11 +192,11 @@ export class LeanProjectConnection {
     if (!this._rpc || !this._openOnSocket.has(document)) {
       return;
     }
-    this._rpc.notify('textDocument/didClose', {
+    this._notify('textDocument/didClose', {
       textDocument: { uri: document.uri }
     });
     const { text, version } = document.openSnapshot();
-    this._rpc.notify('textDocument/didOpen', {
+    this._notify('textDocument/didOpen', {
       textDocument: { uri: document.uri, languageId: 'lean4', version, text },
       dependencyBuildMode: 'once'
     });
@@ -188,6 +212,17 @@ export class LeanProjectConnection {
       params,
       timeoutMs ?? this._requestTimeoutMs
     );
+  }
+
+  /**
+   * Send a notification (e.g. `$/lean/rpc/keepAlive`); false when not
+   * ready, since a notification cannot wait for a later connection.
+   */
+  notify(method: string, params: unknown): boolean {
+    if (!this._rpc || !this.isReady) {
+      return false;
+    }
+    return this._notify(method, params);
   }
 
   /** Try to connect now instead of waiting for the backoff delay. */
@@ -300,6 +335,7 @@ export class LeanProjectConnection {
       return;
     }
     rpc.notify('initialized', {});
+    this._initializeResult = result;
     this._openOnSocket.clear();
     for (const document of this._documents.values()) {
       this._sendOpen(document);
@@ -322,6 +358,7 @@ export class LeanProjectConnection {
     reason: string,
     wasOpen: boolean
   ): void {
+    this._initializeResult = null;
     this._rpc?.close(new ConnectionClosedError(`connection closed (${code})`));
     this._rpc = null;
     this._socket = null;
@@ -449,6 +486,7 @@ export class LeanProjectConnection {
   }
 
   private _dropSocket(code: number, reason: string): void {
+    this._initializeResult = null;
     const socket = this._socket;
     this._socket = null;
     this._rpc?.close();
@@ -468,7 +506,7 @@ export class LeanProjectConnection {
       return;
     }
     const { text, version } = document.openSnapshot();
-    this._rpc.notify('textDocument/didOpen', {
+    this._notify('textDocument/didOpen', {
       textDocument: { uri: document.uri, languageId: 'lean4', version, text },
       // Like VS Code: do not start a Lake build of the imports on open; the
       // "restart file" command asks for one explicitly.
@@ -477,7 +515,20 @@ export class LeanProjectConnection {
     this._openOnSocket.add(document);
   }
 
+  private _notify(method: string, params: unknown): boolean {
+    const sent = this._rpc?.notify(method, params) ?? false;
+    if (sent) {
+      this._notificationSent.emit({ method, params });
+    }
+    return sent;
+  }
+
   private _dispatch(method: string, params: unknown): void {
+    this._dispatchToDocuments(method, params);
+    this._notificationReceived.emit({ method, params });
+  }
+
+  private _dispatchToDocuments(method: string, params: unknown): void {
     switch (method) {
       case 'textDocument/publishDiagnostics': {
         const diagnostics = params as IPublishDiagnosticsParams;
@@ -495,7 +546,7 @@ export class LeanProjectConnection {
       }
       default:
         // Other notifications ($/lean/ileanInfo…, window/logMessage) are
-        // not used by the editor.
+        // not used by the editors (the infoview may listen to them).
         break;
     }
   }
@@ -525,8 +576,8 @@ export class LeanProjectConnection {
         window: { showDocument: { support: false } },
         workspace: { applyEdit: false }
       },
-      // hasWidgets: false keeps all information in the plain LSP messages.
-      initializationOptions: { editDelay: 200, hasWidgets: false },
+      // hasWidgets: the infoview renders interactive messages and widgets.
+      initializationOptions: { editDelay: 200, hasWidgets: true },
       trace: 'off'
     };
   }
@@ -544,6 +595,13 @@ export class LeanProjectConnection {
   private readonly _initializeTimeoutMs: number;
   private readonly _clientVersion: string | undefined;
   private readonly _statusChanged = new Signal<this, IConnectionStatus>(this);
+  private readonly _notificationReceived = new Signal<this, INotificationEvent>(
+    this
+  );
+  private readonly _notificationSent = new Signal<this, INotificationEvent>(
+    this
+  );
+  private _initializeResult: unknown = null;
   // Keyed by uriKey, because Lean may echo a URI with different escaping.
   private readonly _documents = new Map<string, ISyncedDocument>();
   // Documents that got a didOpen on the current socket.

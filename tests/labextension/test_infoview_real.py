@@ -1,0 +1,125 @@
+"""The Lean infoview panel in Chromium on the real Lean, with the product's default settings.
+
+``@leanprover/infoview`` runs in a same-origin frame of the "Lean Infoview" panel, fed by the
+extension's EditorApi bridge over the page's Lean connection. The notebooks start with
+``prelude`` (the real tier has no library): the goal of an unfinished ``by`` with ``⊢``, the type
+of a subterm of the goal in a hover popup (interactive RPC: ``getInteractiveGoals`` and
+``infoToInteractive``), a type error at the cursor under the messages. Screenshots go to
+``test-artifacts/labextension/``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from labextension.lab_page import (
+    Lab,
+    cell,
+    expect,
+    notebook_json,
+    open_document,
+    run_command,
+    shot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+HEADER = "prelude\ninductive N | z | s (n : N)"
+FRAME = ".jp-Lean-infoview-frame"
+
+
+def show_infoview(page):
+    run_command(page, "Lean: Show Infoview")
+    expect(page.locator(".jp-Lean-infoview")).to_have_attribute("data-state", "ready")
+    return page.frame_locator(FRAME)
+
+
+def cursor_at_end_of_cell(page, index: int) -> None:
+    cell(page, index).locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+
+
+def test_goal_at_the_cursor_and_the_type_of_a_subterm_on_hover(page, real_lab: Lab) -> None:
+    (real_lab.root / "infoview-goal.ipynb").write_text(
+        notebook_json(HEADER, "theorem t (p : N → Prop) (x : N) : p x := by\n  ")
+    )
+    open_document(page, real_lab, "infoview-goal.ipynb")
+    infoview = show_infoview(page)
+    cursor_at_end_of_cell(page, 1)
+
+    expect(infoview.locator(".goal-goals")).to_have_text("1 goal")
+    target = infoview.locator("[data-is-goal]")
+    expect(target).to_have_text("⊢ p x")
+    expect(infoview.locator(".goal-hyp")).to_have_text(["p", "x"])
+    expect(infoview.locator("body")).to_contain_text("x : N")
+    shot(page, "infoview-goal")
+
+    # The `x` of the goal is a subterm: hovering it asks Lean (over RPC) for its type.
+    subterm = target.locator("[data-has-tooltip-on-hover]", has_text="x").last
+    expect(subterm).to_have_text("x")
+    subterm.hover()
+    popup = infoview.locator(".tooltip-content")
+    expect(popup).to_be_visible()
+    expect(popup).to_contain_text("x : N")
+    shot(page, "infoview-hover-popup")
+
+
+def test_type_error_at_the_cursor_is_listed_under_messages(page, real_lab: Lab) -> None:
+    (real_lab.root / "infoview-error.ipynb").write_text(
+        notebook_json(HEADER, "def bad : N → N := N.z")
+    )
+    open_document(page, real_lab, "infoview-error.ipynb")
+    infoview = show_infoview(page)
+    cursor_at_end_of_cell(page, 1)
+
+    # Under the messages at the cursor, and in the list of all messages (opened on click).
+    at_cursor = infoview.locator(
+        "details", has=infoview.locator("summary", has_text=re.compile(r"^Messages"))
+    ).last  # the innermost: the location's section holds it
+    expect(at_cursor).to_contain_text("Type mismatch")
+    expect(at_cursor).to_contain_text("but is expected to have type")
+    all_messages = infoview.locator(
+        "details", has=infoview.locator("summary", has_text="All Messages")
+    )
+    all_messages.locator("summary").first.click()
+    expect(all_messages).to_contain_text("Type mismatch")
+    shot(page, "infoview-type-error")
+
+
+def test_follows_the_cursor_across_cells_and_leaves_jupyterlab_alone(page, real_lab: Lab) -> None:
+    (real_lab.root / "infoview-cells.ipynb").write_text(
+        notebook_json(
+            HEADER,
+            "theorem a (p : N → Prop) (x : N) : p x := by\n  ",
+            "theorem b (q : Prop) (h : q) : q := by\n  ",
+        )
+    )
+    open_document(page, real_lab, "infoview-cells.ipynb")
+    infoview = show_infoview(page)
+    cursor_at_end_of_cell(page, 1)
+    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ p x")
+    cursor_at_end_of_cell(page, 2)
+    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ q")
+    expect(infoview.locator(".goal-hyp")).to_have_text(["q", "h"])
+
+    # The infoview's React, module shims and global CSS live in its frame only.
+    assert page.evaluate("typeof window.importShim") == "undefined"
+    assert page.evaluate("typeof window.esmsInitOptions") == "undefined"
+    assert page.evaluate("getComputedStyle(document.body).margin") == "0px"
+    frame = page.frame_locator(FRAME).locator("body")
+    assert frame.evaluate("() => typeof window.importShim") == "function"
+    # JupyterLab's own React UI still renders: the command palette lists commands.
+    run_command(page, "Lean: Show Goals")
+    expect(page.locator(".jp-Lean-goals")).to_be_visible()
+
+    # Its colours follow JupyterLab's theme.
+    run_command(page, "Lean: Show Infoview")
+    light = frame.evaluate("b => getComputedStyle(b).backgroundColor")
+    run_command(page, "Use Theme: JupyterLab Dark")
+    expect(frame).to_have_class("vscode-dark")
+    dark = frame.evaluate("b => getComputedStyle(b).backgroundColor")
+    assert dark != light
+    shot(page, "infoview-dark")
+    run_command(page, "Use Theme: JupyterLab Light")
+    expect(frame).to_have_class("vscode-light")
