@@ -8,6 +8,9 @@ No image is built (no image registry here); the Dockerfile is checked for its sh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -281,14 +284,59 @@ def test_server_with_the_deploy_config(deployed: tuple[DeployedServer, dict[str,
     command_lines = [Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
                      for p in (pid, *descendants(pid))]
     assert any(f"-M{memory_limit_mib * 3 // 4}".encode() in line for line in command_lines)
+
+    # Lean traffic alone (no REST call, which counts as activity by itself) moves the server's
+    # last_activity: what jupyterhub-singleuser reports to the Hub and its idle culler reads.
+    _, before = server.call("api/status")
+    after = asyncio.run(_lean_traffic_until_active(server, created[0][1]["id"],
+                                                   before["last_activity"]))
+    assert after > before["last_activity"]
     for _, session in created:
         assert server.call(f"lean/sessions/{session['id']}", "DELETE")[0] == 204
+
+
+def _measure_module() -> Any:
+    spec = importlib.util.spec_from_file_location("measure_session", MEASURE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def _lean_traffic_until_active(server: DeployedServer, session_id: str,
+                                     since: str) -> str:
+    """Talk to Lean over the session's WebSocket until the server's last_activity moves past
+    ``since`` (the server reports Lean activity at most once a second); the new value."""
+    measure = _measure_module()
+    client = measure.Server(server.base_url, TOKEN)
+    socket = await client.lsp(session_id)
+    try:
+        seen: list[dict[str, Any]] = []
+        await measure._request(socket, 1, "initialize",
+                               {"processId": None, "capabilities": {}}, 60, seen)
+        deadline = time.monotonic() + 20
+        request_id = 1
+        while time.monotonic() < deadline:
+            request_id += 1
+            await _unknown_request(measure, socket, request_id, seen)
+            status = await client.call("api/status")
+            if status["last_activity"] > since:
+                return str(status["last_activity"])
+        raise TimeoutError("Lean traffic never moved the server's last_activity")
+    finally:
+        socket.close()
+
+
+async def _unknown_request(measure: Any, socket: Any, request_id: int,
+                           seen: list[dict[str, Any]]) -> None:
+    # Lean answers an unknown method with an error, which is all the traffic this needs.
+    with contextlib.suppress(RuntimeError):
+        await measure._request(socket, request_id, "$/lean/unknownRequestForTest", {}, 10, seen)
 
 
 def test_measure_script_sizes_a_session(
         deployed: tuple[DeployedServer, dict[str, str]]) -> None:
     server, extra_env = deployed
-    _, before = server.call("api/status")
     done = subprocess.run(
         [sys.executable, str(MEASURE), "--url", server.base_url, "--token", TOKEN],
         capture_output=True, text=True, timeout=90, check=True)
@@ -297,9 +345,6 @@ def test_measure_script_sizes_a_session(
     # A watchdog and one worker: more than one Lean process, well under the session's limit.
     assert 50 < measured["session_memory_mib"] < int(extra_env["JUPYTER_LEAN_MEMORY_LIMIT_MIB"])
     assert server.call("lean/sessions")[1] == [], "the script deletes its session"
-    # Lean traffic moved the server's last activity, which the Hub's idle culler reads.
-    _, after = server.call("api/status")
-    assert after["last_activity"] > before["last_activity"]
 
 
 # -- Dockerfile --------------------------------------------------------------------------------
