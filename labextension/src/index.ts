@@ -32,9 +32,9 @@ import { LeanEditorRegistry } from './editor/editorRegistry';
 import { leanEditorExtension } from './editor/leanEditorExtension';
 import { GoalsPanel } from './goals/goalsPanel';
 import { GoalsTracker } from './goals/goalsTracker';
-import { LeanDocument } from './document/leanDocument';
 import { leanIcon } from './icons';
 import { InfoviewBridge } from './infoview/bridge';
+import { followCursor } from './infoview/cursor';
 import { infoviewAssets } from './infoview/frame';
 import { InfoviewPanel } from './infoview/infoviewPanel';
 import { LabInfoviewHost } from './infoview/labHost';
@@ -297,41 +297,5 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
     }
   }
 };
-
-/**
- * Tell the infoview where the cursor is, as a position in the Lean
- * document: on every cursor report, and when an edit elsewhere (a cell
- * above) moves the cursor's place in the document.
- */
-function followCursor(goals: GoalsTracker, bridge: InfoviewBridge): void {
-  let watched: LeanDocument | null = null;
-  const send = () => {
-    const target = goals.target;
-    if (
-      !target ||
-      target.document.isDisposed ||
-      !target.document.content.hasCell(target.cellId)
-    ) {
-      return; // outside Lean documents the infoview keeps its place
-    }
-    const position = target.document.toDocumentPosition(
-      target.cellId,
-      target.offset
-    );
-    bridge.setCursor({
-      uri: target.document.uri,
-      range: { start: position, end: position }
-    });
-  };
-  goals.targetChanged.connect(() => {
-    const document = goals.target?.document ?? null;
-    if (document !== watched) {
-      watched?.changed.disconnect(send);
-      watched = document;
-      watched?.changed.connect(send);
-    }
-    send();
-  });
-}
 
 export default [languagePlugin, leanPlugin];
