@@ -125,6 +125,8 @@ def test_values_parse_and_agree_with_the_server_config() -> None:
     assert cull["enabled"] is True
     assert cull["timeout"] > manager.idle_timeout
     assert cull["timeout"] > 2 * HUB_ACTIVITY_INTERVAL
+    # A backstop against activity that never stops (an open infoview's keepAlive).
+    assert cull["maxAge"] > cull["timeout"]
 
     # What bubblewrap needs from the pod (deploy/README.md, "Sandbox").
     context = values["hub"]["config"]["KubeSpawner"]["container_security_context"]
