@@ -103,7 +103,8 @@ class LeanSessionManager(LoggingConfigurable):
     memory_limit = Int(
         8 * GiB,
         help="Memory per session in bytes; 0 = none: the resident memory of the session's whole "
-        "Lean process tree (watchdog, file workers, whatever #eval starts) plus what its "
+        "Lean process tree (watchdog, file workers, whatever #eval starts; pages they share, "
+        "such as imported .olean files, counted once) plus what its "
         "sandbox's memory-backed folders hold (/tmp, /dev/shm, the workspace). Measured every "
         "usage_interval seconds; over it the session ends with a reason naming the limit. Lean "
         "also gets -M (3/4 of it, per process) so it stops an elaboration gracefully first.",

@@ -148,7 +148,6 @@ class ProcStat(NamedTuple):
     state: str  # "R", "S", ... ; "Z" for a zombie awaiting its reaper
     cpu_ticks: int  # user + system time so far, in clock ticks
     children_cpu_ticks: int  # the same for its children that exited and were reaped
-    rss_pages: int  # resident set size
 
 
 def proc_stat(pid: int) -> ProcStat | None:
@@ -159,8 +158,7 @@ def proc_stat(pid: int) -> ProcStat | None:
     except OSError:
         return None
     return ProcStat(int(fields[1]), int(fields[2]), fields[0].decode(),
-                    int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]),
-                    int(fields[21]))
+                    int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
 
 
 def process_table() -> dict[int, ProcStat]:

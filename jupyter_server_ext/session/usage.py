@@ -2,9 +2,14 @@
 
 Lean runs as a watchdog plus one file worker per open document (each in a process group of its
 own), so per-process rlimits say nothing about a session. One pass over /proc measures every
-session at once: the resident set of each process below the session's root process (the
+session at once: the resident memory of the processes below the session's root process (the
 watchdog, its workers and whatever ``#eval`` started), plus the files the sandbox's memory-backed
 folders (tmpfs: /tmp, /dev/shm, the workspace) hold, which occupy RAM as well.
+
+Resident pages that are shared (the mapped Lean library, imported .olean files: every worker maps
+the same ones) are counted once per session, as the largest shared set of any of its processes,
+and each process's private pages are added: summing plain RSS would count Mathlib's .olean files
+once per open file, twice or more what the machine pays.
 
 The cost of a pass grows with the number of processes on the machine, not with the number of
 sessions (see bench/usage_bench.py).
@@ -42,7 +47,9 @@ def tree_usage(root: int, table: Mapping[int, ProcStat], children: Mapping[int, 
                tmpfs_mounts: Iterable[str] = ()) -> ProcessTreeUsage:
     """The usage of ``root`` and its descendants, from one /proc snapshot ``table``."""
     members = [pid for pid in (root, *descendants(root, children=children)) if pid in table]
-    rss_pages = sum(table[pid].rss_pages for pid in members)
+    resident = [_resident_pages(pid) for pid in members]
+    rss_pages = (sum(total - shared for total, shared in resident)
+                 + max((shared for _, shared in resident), default=0))
     ticks = sum(table[pid].cpu_ticks + table[pid].children_cpu_ticks for pid in members)
     return ProcessTreeUsage(
         rss_bytes=rss_pages * _PAGE_SIZE,
@@ -50,6 +57,16 @@ def tree_usage(root: int, table: Mapping[int, ProcStat], children: Mapping[int, 
         cpu_seconds=ticks / _TICKS_PER_SECOND,
         processes=len(members),
     )
+
+
+def _resident_pages(pid: int) -> tuple[int, int]:
+    """(resident, of which shared) pages of ``pid``; (0, 0) once it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            fields = statm.read().split()
+    except OSError:
+        return 0, 0
+    return int(fields[1]), int(fields[2])
 
 
 def _tmpfs_used(root: int, members: list[int], mounts: Iterable[str]) -> int:
