@@ -12,8 +12,12 @@ On ``initialize`` it does what ``initializationOptions.probe`` says and answers
   project, remount the project writable, write into another folder, into its own folder (the
   "toolchain"), into /tmp and into its workspace (HOME), see a file the test put in the host's
   /tmp, connect to a loopback port, see the test's process and count visible pids, read an
-  environment variable, hold capabilities, create a user namespace.
-- ``hang``: sleep for 60 s without reading stdin (outlives its parent unless something kills it).
+  environment variable, hold capabilities, create a user namespace; and report its IPC and UTS
+  namespaces (``/proc/self/ns/*`` links) and its session id (``getsid``), for the test to
+  compare with its own.
+- ``hang``: send ``window/logMessage`` "hanging", then sleep for 60 s without reading stdin
+  (outlives its parent unless something kills it). The message tells the test that the probe
+  no longer notices its stdin closing: from then on only the sandbox can end it.
 - ``memory``: take 1 GiB of resident memory in 64 MiB blocks and hold it for 60 s (a memory limit
   ends it first).
 - ``cpu``: spin until it has used 10 s of CPU (a CPU limit ends it first).
@@ -130,6 +134,14 @@ def confine(options: dict[str, str]) -> dict[str, Any]:
         "env_secret": options.get("env", "") in os.environ,
         "capabilities": _effective_capabilities() != 0,
         "remount_project": remountable and _can(lambda: _remount_writable_and_write(project)),
+        # A new IPC namespace hides the host's System V IPC and POSIX message queues; a new UTS
+        # namespace its host name. A new session has no controlling terminal to inject
+        # keystrokes into (TIOCSTI); inside a new pid namespace its leader is a process the
+        # sandbox itself holds (getsid is 0 for a leader outside the namespace).
+        "ipc_ns": os.readlink("/proc/self/ns/ipc"),
+        "uts_ns": os.readlink("/proc/self/ns/uts"),
+        "sid": os.getsid(0),
+        "sid_visible": os.getsid(0) != 0 and os.path.exists(f"/proc/{os.getsid(0)}"),
     }
     # Last: a new user namespace changes what this process may do from here on.
     report["new_userns"] = _can(lambda: _libc_call("unshare", CLONE_NEWUSER))
@@ -147,6 +159,8 @@ def hog_memory() -> dict[str, Any]:
 
 
 def hang() -> dict[str, Any]:
+    _send(sys.stdout.buffer, {"jsonrpc": "2.0", "method": "window/logMessage",
+                              "params": {"type": 3, "message": "hanging"}})
     time.sleep(60)
     return {"slept": 60}
 

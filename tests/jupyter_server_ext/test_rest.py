@@ -171,11 +171,30 @@ ROUTES = [
 ]
 
 
+# A well-formed XSRF pair (tornado compares the cookie with the header): with it, Jupyter's XSRF
+# check lets a POST or DELETE through, so only authentication can refuse the request.
+XSRF = "6a757079746572206c65616e"
+XSRF_HEADERS = {"Cookie": f"_xsrf={XSRF}", "X-XSRFToken": XSRF}
+
+
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 async def test_every_route_needs_a_token(jp_fetch: Fetch, method: str, path: tuple[str, ...]
                                          ) -> None:
-    kwargs: dict[str, Any] = {"headers": {"Authorization": ""}}
+    kwargs: dict[str, Any] = {"headers": {"Authorization": "", **XSRF_HEADERS}}
     if method == "POST":
         kwargs["body"] = "{}"
-    status, _ = await _status(jp_fetch, *path, method=method, **kwargs)
+    status, error = await _status(jp_fetch, *path, method=method, **kwargs)
     assert status == 403
+    assert "xsrf" not in error["message"].lower(), error  # refused by authentication
+    assert await _json(jp_fetch, "lean", "sessions") == []
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+async def test_without_the_xsrf_pair_jupyter_refuses_first(jp_fetch: Fetch, method: str) -> None:
+    """The control for the test above: without the pair, the 403 is the XSRF check's (which
+    runs before authentication), and would hide a route that forgot to authenticate."""
+    path = ("lean", "sessions") if method == "POST" else ("lean", "sessions", "x")
+    body = {"body": "{}"} if method == "POST" else {}
+    status, error = await _status(jp_fetch, *path, method=method, headers={"Authorization": ""},
+                                  **body)
+    assert status == 403 and "_xsrf" in error["message"], error

@@ -146,6 +146,12 @@ async def _json(jp_fetch: Fetch, *path: str, method: str = "GET", body: str | No
 # -- confinement -------------------------------------------------------------------------------
 
 
+def _host_view() -> dict[str, Any]:
+    """What the probe reports of its namespaces and session, as this test process sees its own."""
+    return {"ipc_ns": os.readlink("/proc/self/ns/ipc"), "uts_ns": os.readlink("/proc/self/ns/uts"),
+            "sid": os.getsid(0)}
+
+
 @needs_bwrap
 async def test_sandboxed_probe_cannot_escape(open_socket: Any, jp_fetch: Fetch) -> None:
     lsp, _ = await open_socket()
@@ -159,6 +165,11 @@ async def test_sandboxed_probe_cannot_escape(open_socket: Any, jp_fetch: Fetch) 
     assert probe["pids_visible"] <= 3, "a new pid namespace shows only the sandbox itself"
     if check_bwrap().disable_userns:
         assert probe["new_userns"] is False
+    host = _host_view()
+    assert probe["ipc_ns"] != host["ipc_ns"], "the host's IPC namespace (--unshare-ipc)"
+    assert probe["uts_ns"] != host["uts_ns"], "the host's UTS namespace (--unshare-uts)"
+    assert probe["sid"] != host["sid"]
+    assert probe["sid_visible"] is True, "a session led from outside the sandbox (--new-session)"
     assert (await _json(jp_fetch, "lean", "health"))[1]["sandbox"] == "bwrap"
 
 
@@ -171,6 +182,8 @@ async def test_unsandboxed_probe_escapes(open_socket: Any, jp_fetch: Fetch) -> N
     assert probe is not None
     assert {name: probe[name] for name in ESCAPES} == dict.fromkeys(ESCAPES, True)
     assert probe["write_workspace"] is True and probe["write_tmp"] is True
+    host = _host_view()
+    assert (probe["ipc_ns"], probe["uts_ns"]) == (host["ipc_ns"], host["uts_ns"])
     assert (await _json(jp_fetch, "lean", "health"))[1]["sandbox"] == "none"
 
 
@@ -250,7 +263,10 @@ async def test_sandboxed_lean_dies_with_a_killed_jupyter_server(
         assert await lsp.recv() is not None
         await lsp.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "processId": None, "capabilities": {}, "initializationOptions": {"probe": "hang"}}})
-        await _poll(lambda: _probe_pids(marker), "the probe running")
+        # Killed before it hangs, the probe would end on its own at EOF of stdin, flag or not.
+        said = await lsp.wait_notification("window/logMessage", timeout=20)
+        assert said["params"]["message"] == "hanging"
+        assert _probe_pids(marker), "the probe is not running"
         server.kill()
         server.wait(10)
         await _poll(lambda: not _probe_pids(marker), "the probe ending with its parent")

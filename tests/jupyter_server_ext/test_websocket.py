@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import LspSocket, connect_status, ws_url
+from support import LspSocket, connect_status, process_alive, ws_url
 from tornado.httpclient import HTTPClientError
 
 Fetch = Any
@@ -122,6 +123,10 @@ async def test_uris_outside_the_project_are_refused_before_lean(
     outside = tmp_path / "outside"
     outside.mkdir(exist_ok=True)
     (jp_root_dir / "escape").symlink_to(outside)
+    # A sibling folder whose name starts with the project's: inside by a string prefix test.
+    sibling = jp_root_dir.parent / f"{jp_root_dir.name}-other"
+    sibling.mkdir(exist_ok=True)
+    (sibling / "x.lean").write_text("#eval 1\n")
     refused = [
         "file:///etc/passwd",
         (jp_root_dir / ".." / "x.lean").as_uri(),
@@ -129,6 +134,11 @@ async def test_uris_outside_the_project_are_refused_before_lean(
         (jp_root_dir / "escape/x.lean").as_uri(),  # a symlink leading out
         "untitled:Untitled-1",
         "file://otherhost/x.lean",
+        (sibling / "x.lean").as_uri(),
+        f"{jp_root_dir.as_uri()}-other/x.lean",
+        # Lean reads `?` and `#` as part of the path, a URI parser as its end.
+        f"{jp_root_dir.as_uri()}/ok.lean?x=1",
+        f"{jp_root_dir.as_uri()}/ok.lean#top",
     ]
     for uri in refused:
         reply = await socket.request("textDocument/hover", {
@@ -216,14 +226,33 @@ async def test_newer_client_replaces_older_with_4409(open_socket: Any) -> None:
     assert "capabilities" in init["result"]
 
 
-async def test_client_shutdown_does_not_end_the_session(
-    open_socket: Any, jp_fetch: Fetch
+async def test_client_shutdown_and_exit_leave_the_same_lean_answering(
+    open_socket: Any, jp_fetch: Fetch, jp_root_dir: Path
 ) -> None:
+    """The Lean server belongs to the session, not to one client: a client's `shutdown` is
+    answered and its `exit` ignored. Lean exits only some time after an `exit` reaches it, so
+    the proof is a request answered afterwards, by the same process."""
     socket, session_id = await _new_session(open_socket)
     await socket.initialize()
+    uri = _doc_uri(jp_root_dir)
+    await socket.open_document(uri, "def answer := 42\n#eval answer\n")
+    assert [d["message"].strip() for d in await socket.diagnostics_for(uri, 1)] == ["42"]
+    pid = (await _session_json(jp_fetch, session_id))["pid"]
     assert (await socket.request("shutdown", None))["result"] is None
     await socket.notify("exit", {})
-    assert (await _session_json(jp_fetch, session_id))["state"] == "ready"
+    hover = await socket.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": {"line": 1, "character": 7}})
+    assert "answer : Nat" in hover["result"]["contents"]["value"], hover
+    session = await _session_json(jp_fetch, session_id)
+    assert session["state"] == "ready" and session["pid"] == pid and process_alive(pid)
+    # A client that comes back later finds the same Lean too.
+    socket.close()
+    await socket.wait_closed()
+    again = await open_socket(f"/lean/sessions/{session_id}/lsp")
+    await again.initialize()
+    await again.open_document(uri, "def answer := 42\n#eval answer + 1\n")
+    assert [d["message"].strip() for d in await again.diagnostics_for(uri, 1)] == ["43"]
+    assert (await _session_json(jp_fetch, session_id))["pid"] == pid
 
 
 async def test_requests_before_initialize_are_refused(open_socket: Any) -> None:
@@ -286,6 +315,63 @@ class TestCulling:
         with pytest.raises(HTTPClientError) as error:
             await jp_fetch("lean", "sessions", session_id)
         assert error.value.code == 404
+
+
+IDLE_TIMEOUT = 1.5
+
+
+class TestActivity:
+    """What keeps a session from the idle culler: its client's messages, and nothing else (the
+    design's rule: `idle_timeout` is "seconds without client activity"; a Lean still reporting
+    on a file nobody looks at is not a user)."""
+
+    @pytest.fixture
+    def lean_config(self) -> dict[str, object]:
+        return {"idle_timeout": IDLE_TIMEOUT, "cull_interval": 0.1}
+
+    async def test_a_client_sending_requests_keeps_its_session_past_idle_timeout(
+        self, open_socket: Any, jp_fetch: Fetch, jp_root_dir: Path
+    ) -> None:
+        socket, session_id = await _new_session(open_socket)
+        await socket.initialize()
+        uri = _doc_uri(jp_root_dir)
+        await socket.open_document(uri, "def answer := 42\n")
+        await socket.diagnostics_for(uri, 1)
+        pid = (await _session_json(jp_fetch, session_id))["pid"]
+        loop = asyncio.get_running_loop()
+        active_until = loop.time() + 3 * IDLE_TIMEOUT
+        asked = 0
+        while loop.time() < active_until:
+            reply = await socket.request("textDocument/hover", {
+                "textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}})
+            assert "answer : Nat" in reply["result"]["contents"]["value"], reply
+            asked += 1
+            await asyncio.sleep(IDLE_TIMEOUT / 6)  # a user's pace, well within idle_timeout
+        session = await _session_json(jp_fetch, session_id)
+        assert session["pid"] == pid and session["connected"] is True, (asked, session)
+        # The control: the same session, once its client falls silent, is culled.
+        code, reason = await socket.wait_closed(timeout=IDLE_TIMEOUT + 10)
+        assert code == 4410 and "idle" in (reason or "")
+
+    @pytest.mark.usefixtures("standin_only")
+    async def test_lean_reporting_alone_does_not_keep_a_session(
+        self, open_socket: Any, jp_root_dir: Path
+    ) -> None:
+        socket, _ = await _new_session(open_socket)
+        await socket.initialize()
+        uri = _doc_uri(jp_root_dir)
+        # Twenty steps of 0.3 s: Lean reports progress and diagnostics for about 6 s.
+        steps = "".join(f"#eval {n}\n-- standin: delay 0.3\n" for n in range(20))
+        loop = asyncio.get_running_loop()
+        await socket.open_document(uri, steps)  # the client's last message
+        last_sent = loop.time()
+        reports_after_idle = 0
+        while (message := await socket.recv(timeout=IDLE_TIMEOUT + 10)) is not None:
+            if loop.time() - last_sent > IDLE_TIMEOUT and message.get("method", "").startswith(
+                    ("$/lean/fileProgress", "textDocument/publishDiagnostics")):
+                reports_after_idle += 1
+        assert socket.close_code == 4410 and "idle" in (socket.close_reason or "")
+        assert reports_after_idle >= 1, "Lean stopped reporting before idle_timeout"
 
 
 @pytest.mark.parametrize("path", ["/lean/lsp", "/lean/sessions/abc/lsp"])

@@ -169,6 +169,20 @@ def test_culled_lean_comes_back(kernel_factory: Any) -> None:
     assert "Lean had been stopped after 0.5 s without use" in result.stderr
 
 
+def test_a_cell_running_past_idle_timeout_keeps_its_lean(kernel_factory: Any,
+                                                         standin_only: None) -> None:
+    """The kernel's idle culler must not stop Lean under a running cell (test above: it does
+    stop an idle one with the same settings)."""
+    kernel = kernel_factory(extra_arguments=[
+        "--LeanSessionManager.idle_timeout=0.5", "--LeanSessionManager.cull_interval=0.1"])
+    kernel.ok("def kept : Nat := 1")
+    # Six idle timeouts of elaboration, with no message between the kernel and Lean.
+    result = kernel.execute("def slow : Nat := 2\n-- standin: delay 3\n#eval slow + kept")
+    assert result.status == "ok", result.error_text
+    assert result.stdout == "3\n"
+    assert "stopped after" not in result.stderr
+
+
 @pytest.mark.parametrize(("name", "expected"), [
     ("lean4-missing-command", ["/nonexistent/bin/lean", "https://lean-lang.org/install/",
                                "JUPYTER_LEAN_COMMAND"]),
