@@ -10,7 +10,9 @@ of a subterm of the goal in a hover popup (interactive RPC: ``getInteractiveGoal
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 
 import pytest
 from labextension.lab_page import (
@@ -123,3 +125,46 @@ def test_follows_the_cursor_across_cells_and_leaves_jupyterlab_alone(page, real_
     shot(page, "infoview-dark")
     run_command(page, "Use Theme: JupyterLab Light")
     expect(frame).to_have_class("vscode-light")
+
+
+def test_recovers_without_a_reload_when_the_lean_session_ends(page, real_lab: Lab) -> None:
+    (real_lab.root / "infoview-restart.ipynb").write_text(
+        notebook_json(
+            HEADER,
+            "theorem a (p : N → Prop) (x : N) : p x := by\n  ",
+            "theorem b (q : Prop) (h : q) : q := by\n  ",
+        )
+    )
+    open_document(page, real_lab, "infoview-restart.ipynb")
+    infoview = show_infoview(page)
+    cursor_at_end_of_cell(page, 1)
+    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ p x")
+
+    # The Lean session ends under the page (as when culled): its RPC sessions die with it.
+    ended = _delete_sessions(real_lab)
+    assert ended, "the page had a Lean session"
+    expect(page.locator(".jp-Lean-status")).to_have_text(
+        re.compile(r"Lean: (ready|\d+ errors?)"), timeout=60_000
+    )
+    # A goal needs a new RPC session on the new Lean; the frame was not reloaded.
+    cursor_at_end_of_cell(page, 2)
+    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ q", timeout=60_000)
+    subterm = infoview.locator("[data-is-goal] [data-has-tooltip-on-hover]", has_text="q").last
+    subterm.hover()
+    expect(infoview.locator(".tooltip-content")).to_contain_text("q : Prop")
+    shot(page, "infoview-after-restart")
+
+
+def _delete_sessions(lab: Lab) -> list[str]:
+    """DELETE every Lean session of the server (REST, with the token)."""
+    headers = {"Authorization": f"token {lab.token}"}
+    listing = urllib.request.Request(f"{lab.url}lean/sessions", headers=headers)
+    with urllib.request.urlopen(listing, timeout=30) as response:
+        ids = [session["id"] for session in json.load(response)]
+    for session_id in ids:
+        request = urllib.request.Request(
+            f"{lab.url}lean/sessions/{session_id}", headers=headers, method="DELETE"
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+    return ids
