@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +20,24 @@ def process_alive(pid: int) -> bool:
             return stat.read().rsplit(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def slowest_round_trip(ask: Callable[[], Awaitable[Any]], samples: int = 5) -> float:
+    """The slowest of ``samples`` calls of ``ask`` (something answered at once): how slow this
+    machine is right now, measured in the same run as the time limit that depends on it."""
+    loop = asyncio.get_running_loop()
+    slowest = 0.0
+    for _ in range(samples):
+        started = loop.time()
+        await ask()
+        slowest = max(slowest, loop.time() - started)
+    return slowest
+
+
+def time_limit(floor: float, baseline: float, factor: float = 20) -> float:
+    """A time limit for a busy CI machine: ``floor`` seconds, or ``factor`` times what the
+    baseline took when the machine is slower than that (load makes both slow)."""
+    return max(floor, factor * baseline)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,20 @@ from kernel_harness import (
     make_dirs,
     process_gone,
 )
-from support import LeanServerUnderTest
+from support import LeanServerUnderTest, time_limit
 
-SLOW_CELL = "def gone : Nat := 2\n-- standin: delay 60"
+SLOW_SECONDS = 60
+SLOW_CELL = f"def gone : Nat := 2\n-- standin: delay {SLOW_SECONDS}"
+
+
+def pace(kernel: KernelHarness, samples: int = 3) -> float:
+    """The slowest of a few kernel_info round trips: how slow this machine is right now."""
+    slowest = 0.0
+    for _ in range(samples):
+        started = time.monotonic()
+        kernel.request("kernel_info")
+        slowest = max(slowest, time.monotonic() - started)
+    return slowest
 
 
 def wait_until_lean_is_busy(kernel: KernelHarness, msg_id: str) -> list[dict[str, Any]]:
@@ -73,7 +84,7 @@ def test_interrupt_abandons_the_cell(kernel_factory: Any, fault_dirs: JupyterDir
     started = time.monotonic()
     kernel.km.interrupt_kernel()
     result = kernel.finish(msg_id, seen=seen)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < SLOW_SECONDS / 2  # abandoned, not waited for
     assert result.status == "error"
     assert result.content["ename"] == "LeanInterrupted"
     assert "taken out of the Lean document" in result.error_text
@@ -113,7 +124,7 @@ def test_timeout_abandons_the_cell(kernel_factory: Any, how: str, standin_only: 
     code = SLOW_CELL if how == "trait" else "%timeout 1\n" + SLOW_CELL
     started = time.monotonic()
     result = kernel.execute(code)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < SLOW_SECONDS / 2  # abandoned, not waited for
     assert result.content["ename"] == "LeanTimeout"
     assert "longer than 1 s" in result.error_text
     assert kernel.ok("#eval kept").stdout == "1\n"
@@ -149,9 +160,11 @@ def test_hung_server_is_replaced(kernel_factory: Any, standin_only: None) -> Non
     kernel = kernel_factory(extra_arguments=["--LeanKernel.recover_timeout=1"])
     kernel.ok("def kept : Nat := 1")
     pid = kernel.lean_pid()
+    limit = time_limit(20, pace(kernel))
     started = time.monotonic()
-    result = kernel.execute("%timeout 1\ndef stuck : Nat := 2\n-- standin: hang")
-    assert time.monotonic() - started < 20
+    result = kernel.execute("%timeout 1\ndef stuck : Nat := 2\n-- standin: hang",
+                            timeout=limit + 10)
+    assert time.monotonic() - started < limit  # the hang is for ever
     assert result.content["ename"] == "LeanTimeout"
     assert "Lean server was restarted" in result.error_text
     assert process_gone(pid)
@@ -197,17 +210,18 @@ def test_missing_or_broken_lean_is_a_clear_error(kernel_factory: Any, fault_dirs
     env = {"PATH": os.path.dirname(sys.executable), "ELAN_HOME": str(tmp_path / "no-elan")}
     kernel = kernel_factory(dirs=fault_dirs, name=name, env=env,
                             extra_arguments=["--LeanKernel.startup_timeout=1"])
+    baseline = pace(kernel)
     for _ in range(2):  # every cell says it again (Lean may be installed meanwhile)
         started = time.monotonic()
         result = kernel.execute("#eval 1")
-        assert time.monotonic() - started < 15
+        assert time.monotonic() - started < time_limit(15, baseline)
         assert result.status == "error"
         assert result.content["ename"] == "LeanUnavailable"
         for text in expected:
             assert text in result.error_text
     started = time.monotonic()
     assert kernel.complete("#eval Nat.su")["matches"] == []  # no new start for a completion
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < time_limit(5, baseline)
     assert kernel.km.is_alive()
 
 
