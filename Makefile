@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: lab test lint unit-js bench clean system-deps real-lean
+.PHONY: lab test lint unit-js bench clean system-deps real-lean mutate
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ real-lean: $(VENV)/.installed
 
 test: system-deps $(VENV)/.installed lint unit-js real-lean
 	JUPYTER_LEAN_REQUIRE_REAL=1 $(PY) -m pytest
+
+# Each entry of tests/mutations/mutants.py breaks one behaviour in a scratch copy of the checkout
+# and runs the test that must notice; a table says caught or missed (exit 1 on any miss).
+mutate: $(VENV)/.installed real-lean
+	$(PY) tests/mutations/run.py
 
 bench: $(VENV)/.installed
 	$(PY) bench/relay_bench.py

@@ -360,18 +360,24 @@ class TestActivity:
         socket, _ = await _new_session(open_socket)
         await socket.initialize()
         uri = _doc_uri(jp_root_dir)
-        # Twenty steps of 0.3 s: Lean reports progress and diagnostics for about 6 s.
-        steps = "".join(f"#eval {n}\n-- standin: delay 0.3\n" for n in range(20))
+        # Thirty steps of 0.3 s: Lean reports progress and diagnostics for about 9 s.
+        steps = "".join(f"#eval {n}\n-- standin: delay 0.3\n" for n in range(30))
         loop = asyncio.get_running_loop()
         await socket.open_document(uri, steps)  # the client's last message
         last_sent = loop.time()
         reports_after_idle = 0
-        while (message := await socket.recv(timeout=IDLE_TIMEOUT + 10)) is not None:
-            if loop.time() - last_sent > IDLE_TIMEOUT and message.get("method", "").startswith(
-                    ("$/lean/fileProgress", "textDocument/publishDiagnostics")):
+        evaluated: set[str] = set()
+        while (message := await socket.recv(timeout=IDLE_TIMEOUT + 20)) is not None:
+            if message.get("method") not in ("$/lean/fileProgress",
+                                              "textDocument/publishDiagnostics"):
+                continue
+            if loop.time() - last_sent > IDLE_TIMEOUT:
                 reports_after_idle += 1
+            for diagnostic in message["params"].get("diagnostics", []):
+                evaluated.add(diagnostic["message"].strip())
         assert socket.close_code == 4410 and "idle" in (socket.close_reason or "")
         assert reports_after_idle >= 1, "Lean stopped reporting before idle_timeout"
+        assert "29" not in evaluated, "the session lived until Lean was done reporting"
 
 
 @pytest.mark.parametrize("path", ["/lean/lsp", "/lean/sessions/abc/lsp"])

@@ -188,12 +188,12 @@ def test_a_cell_running_past_idle_timeout_keeps_its_lean(kernel_factory: Any,
     stop an idle one with the same settings)."""
     kernel = kernel_factory(extra_arguments=[
         "--LeanSessionManager.idle_timeout=0.5", "--LeanSessionManager.cull_interval=0.1"])
-    kernel.ok("def kept : Nat := 1")
-    # Six idle timeouts of elaboration, with no message between the kernel and Lean.
-    result = kernel.execute("def slow : Nat := 2\n-- standin: delay 3\n#eval slow + kept")
+    # Six idle timeouts of elaboration, with no message between the kernel and Lean. (One cell:
+    # Lean may well be culled before it, idle, and started again for it.)
+    result = kernel.execute("def kept : Nat := 1\ndef slow : Nat := 2\n-- standin: delay 3\n"
+                            "#eval slow + kept")
     assert result.status == "ok", result.error_text
     assert result.stdout == "3\n"
-    assert "stopped after" not in result.stderr
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -237,6 +237,18 @@ def test_cell_timeout_while_real_lean_is_busy(busy_kernel: KernelHarness) -> Non
     assert kernel.ok(slow_theorem("slow", exponent=3), cell_id="slow").status == "ok"
 
 
+def test_a_cell_running_past_idle_timeout_keeps_real_lean(kernel_factory: Any,
+                                                          real_dirs: JupyterDirs,
+                                                          tmp_path: Path) -> None:
+    """The kernel culls an idle Lean itself, never one checking a cell: seconds of elaboration
+    past an idle_timeout of 1 s, without a message between the kernel and Lean, must finish."""
+    kernel = kernel_factory(dirs=real_dirs, cwd=tmp_path, extra_arguments=[
+        "--LeanSessionManager.idle_timeout=1", "--LeanSessionManager.cull_interval=0.1"])
+    result = kernel.execute(f"{PRELUDE}\n{slow_theorem('slow')}\n#check @slow", timeout=120)
+    assert result.status == "ok", result.error_text
+    assert "slow : Same" in result.stdout
+
+
 def lean_command_lines(pid: int) -> list[str]:
     """The command lines of the Lean server's process group (bwrap, then Lean under it)."""
     lines = []

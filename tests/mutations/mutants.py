@@ -53,6 +53,11 @@ MUTANTS = [
            "            if True:\n                await self.lean.cull_if_idle(",
            "tests/lean_kernel/test_kernel_faults.py"
            "::test_a_cell_running_past_idle_timeout_keeps_its_lean"),
+    Mutant("the kernel culls real Lean under a running cell", "lean_kernel/kernel.py",
+           "            if not self._busy:\n                await self.lean.cull_if_idle(",
+           "            if True:\n                await self.lean.cull_if_idle(",
+           "tests/lean_kernel/test_kernel_real.py"
+           "::test_a_cell_running_past_idle_timeout_keeps_real_lean"),
     # -- a client's shutdown/exit leaves the session usable ---------------------------------
     Mutant("a client's shutdown and exit reach Lean (stand-in, WebSocket)", SESSION,
            SHUTDOWN_ANSWERED_HERE, SHUTDOWN_FORWARDED,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from mutants import MUTANTS, Mutant
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 TEST_TIMEOUT_S = 600
+ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")  # colours in Lean's error texts
 
 
 @dataclass
@@ -99,7 +101,7 @@ def run_test(copy: Path, env: dict[str, str], node: str) -> tuple[str, str]:
         problems = [child for child in case if child.tag in ("failure", "error")]
         skipped = [child for child in case if child.tag == "skipped"]
         if problems:
-            message = problems[0].get("message") or problems[0].tag
+            message = ANSI.sub("", problems[0].get("message") or problems[0].tag)
             results.append(("failed", message.splitlines()[0][:90] if message else ""))
         elif skipped:
             results.append(("not run", "skipped: " + (skipped[0].get("message") or "")[:80]))
@@ -151,6 +153,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy")
     options = parser.parse_args()
     chosen = [m for m in MUTANTS if options.k in m.name or options.k in m.test]
+    if not chosen:
+        parser.error(f"no entry's name or test contains {options.k!r}")
     copy = Path(tempfile.mkdtemp(prefix="jupyter-lean-mutate-"))
     outcomes = []
     try:
