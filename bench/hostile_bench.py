@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -242,10 +243,13 @@ def main() -> int:
             p50, p99 = percentile_ms(samples)
             rows.append((phase, len(samples), f"{p50:.2f}", f"{p99:.2f}",
                          f"{max(samples):.1f}", json.loads(sent or "{}").get("frames", 0)))
+    except BaseException:
+        log(f"failed; the server's log is in {workdir}")
+        raise
     finally:
         server.stop()
-        left = leftovers(marker, before, [str(workdir)])
-        kill_pids(left)
+        kill_pids(leftovers(marker, before, [str(workdir)]))
+    shutil.rmtree(workdir, ignore_errors=True)
     print(markdown_table(["attacker", "hovers due", "p50 ms", "p99 ms", "max ms",
                           "attack frames"],
                          rows))
