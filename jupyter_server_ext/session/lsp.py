@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import orjson
@@ -35,7 +36,26 @@ class LspProtocolError(Exception):
 
 
 class MessageTooLarge(LspProtocolError):
-    """A message body exceeded the configured size. The body was skipped, the stream is in sync."""
+    """A message body exceeded the configured size. The body was skipped, the stream is in sync;
+    ``head`` holds its first bytes (enough for the id Lean writes first in a response)."""
+
+    def __init__(self, message: str, size: int = 0, head: bytes = b"") -> None:
+        super().__init__(message)
+        self.size = size
+        self.head = head
+
+
+_RESPONSE_ID = re.compile(rb'^\{"id":(-?\d{1,20}|"(?:[^"\\]|\\.){0,200}")')
+
+
+def response_id(head: bytes) -> int | str | None:
+    """The id of a response whose text starts with ``head``, when it starts with its id (Lean
+    writes keys sorted: ``{"id":...,"jsonrpc":...,"result":...}``); else None."""
+    found = _RESPONSE_ID.match(head)
+    if found is None:
+        return None
+    value = json.loads(found[1])
+    return value if isinstance(value, (int, str)) else None
 
 
 def _dump_bytes(message: Any) -> bytes:
@@ -90,21 +110,26 @@ async def read_message_body(reader: asyncio.StreamReader, max_size: int) -> byte
     if content_length is None:
         raise LspProtocolError("message header without Content-Length")
     if content_length > max_size:
-        await _discard(reader, content_length)
-        raise MessageTooLarge(f"message of {content_length} bytes exceeds the limit of {max_size}")
+        head = await _discard(reader, content_length)
+        raise MessageTooLarge(f"message of {content_length} bytes exceeds the limit of {max_size}",
+                              content_length, head)
     try:
         return await reader.readexactly(content_length)
     except asyncio.IncompleteReadError as exc:
         raise LspProtocolError("end of stream inside a message body") from exc
 
 
-async def _discard(reader: asyncio.StreamReader, count: int) -> None:
-    remaining = count
+async def _discard(reader: asyncio.StreamReader, count: int) -> bytes:
+    """Skip ``count`` bytes; return the first few hundred of them."""
+    remaining, head = count, b""
     while remaining:
         chunk = await reader.read(min(remaining, 1 << 20))
         if not chunk:
             raise LspProtocolError("end of stream inside a message body")
+        if len(head) < 256:
+            head += chunk[:256 - len(head)]
         remaining -= len(chunk)
+    return head
 
 
 def error_response(request_id: Any, code: int, message: str, data: Any = None) -> JsonObject:

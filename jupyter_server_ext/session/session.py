@@ -32,17 +32,25 @@ from .lsp import (
     JsonObject,
     LspProtocolError,
     MessageTooLarge,
+    dumps,
     encode_body,
     encode_message,
     error_response,
     notification,
     read_message_body,
+    response_id,
     result_response,
 )
 from .process import LaunchSpec, LeanProcess, describe_exit
 from .text import utf8_length
 from .uris import UriOutsideProject, confined_path, uris_in_params
 from .usage import ProcessTreeUsage
+
+MiB = 1 << 20
+# Sent by clients on a timer, not by a person: an infoview left open in a forgotten tab sends
+# keepAlive every 10 s, which would keep its session (and, through last_activity, the user's
+# whole server) from ever being culled.
+_NOT_ACTIVITY = frozenset({"$/lean/rpc/keepAlive"})
 
 log = logging.getLogger("jupyter_lean.session")
 
@@ -431,7 +439,8 @@ class LeanSession:
         ``raw`` is its exact text, forwarded as is when nothing in it needs changing."""
         if client is not self._client:
             return
-        self.touch()
+        if message.get("method") not in _NOT_ACTIVITY:
+            self.touch()
         metrics.RelayCounts.client_to_lean += 1
         try:
             self._receive(message, raw)
@@ -828,6 +837,7 @@ class LeanSession:
                 body = await read_message_body(stdout, self.max_message_size)
             except MessageTooLarge as exc:
                 log.warning("Lean session %s: dropped a message: %s", self.id, exc)
+                self._answer_dropped(exc)
                 continue
             except LspProtocolError as exc:
                 log.error("Lean session %s: unreadable output from Lean: %s", self.id, exc)
@@ -882,6 +892,17 @@ class LeanSession:
                 self._deliver(message, body.decode())
         else:
             self._lean_notification(method, message, body)
+
+    def _answer_dropped(self, exc: MessageTooLarge) -> None:
+        """A response too large to relay still answers its request, with an error: otherwise
+        the client would wait for it until request_timeout."""
+        request_id = response_id(exc.head)
+        if request_id is None or request_id not in self._pending:
+            return
+        failure = error_response(request_id, INTERNAL_ERROR, (
+            f"Lean's answer was {exc.size / MiB:.1f} MiB, over max_message_size "
+            f"({self.max_message_size / MiB:.1f} MiB): ask for less, or raise the limit"))
+        self._lean_response(failure, dumps(failure).encode())
 
     def _lean_response(self, message: JsonObject, body: bytes) -> None:
         entry = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]

@@ -17,11 +17,12 @@ from jupyter_server_ext.session.process import descendants
 Fetch = Any
 pytestmark = pytest.mark.timeout(120)
 
-DOCUMENT = """prelude
+PRELUDE_N = """prelude
 inductive N where
   | z : N
   | s : N → N
-#check N.s
+"""
+DOCUMENT = PRELUDE_N + """#check N.s
 theorem t (P : Prop) (p : P) : P := by
   skip
 """
@@ -151,3 +152,24 @@ async def test_a_lake_project_on_a_toolchain_without_lake_is_a_clear_error(
     message = json.loads(refused.value.response.body)["message"]  # type: ignore[attr-defined]
     assert "has no `lake`" in message
     assert await _json(jp_fetch, "lean", "sessions") == []
+
+
+@pytest.mark.parametrize("lean_config", [{"max_message_size": 8 * 1024}])
+async def test_an_answer_over_max_message_size_fails_its_request_at_once(
+    real_lean: Any, open_socket: Any, jp_root_dir: Path, lean_config: dict[str, Any]
+) -> None:
+    """Lean's answer is dropped (it would stall the relay), but its request is answered with an
+    error saying why, instead of waiting for request_timeout."""
+    socket, _ = await _new_session(open_socket)
+    await socket.initialize()
+    uri = (jp_root_dir / "Many.lean").as_uri()
+    text = PRELUDE_N + "".join(f"def d{index} : N := N.z\n" for index in range(300)) + "#check d"
+    await socket.open_document(uri, text)
+    await socket.diagnostics_for(uri, 1, timeout=60)
+    answer = await socket.request("textDocument/completion", {
+        "textDocument": {"uri": uri}, "position": {"line": text.count("\n"), "character": 8}},
+        timeout=30)
+    assert "max_message_size" in answer["error"]["message"]
+    hover = await socket.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": {"line": 4, "character": 5}})
+    assert "d0 : N" in hover["result"]["contents"]["value"], "the session goes on"

@@ -195,3 +195,22 @@ async def test_usage_is_measured_and_the_default_limits_leave_lean_alone(
         # A watchdog and a worker: tens of MiB each at least, far below the limit.
         assert 30 << 20 < reported["memory"] < manager.memory_limit
         assert reported["cpu_seconds"] > 0
+
+
+async def test_the_infoviews_keepalive_is_not_activity(
+    manager: LeanSessionManager, tmp_path: Path
+) -> None:
+    """An infoview sends `$/lean/rpc/keepAlive` every 10 s by itself: a forgotten tab must not
+    keep its session from idle culling. A person's request still counts."""
+    async with stopping(manager):
+        watcher, uri = await _open(manager, tmp_path)
+        await watcher.settle(uri, 1)
+        session = watcher.client.session
+        connected = await watcher.client.request("$/lean/rpc/connect", {"uri": uri}, timeout=30)
+        before = session.last_activity
+        watcher.client.notify("$/lean/rpc/keepAlive",
+                              {"uri": uri, "sessionId": connected["sessionId"]})
+        assert session.last_activity == before
+        await watcher.client.request("textDocument/hover", {
+            "textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}}, timeout=30)
+        assert session.last_activity > before
