@@ -36,6 +36,7 @@ from .connection import LeanConnection, LeanUnavailableError, ServerExited, Work
 from .document import NotebookDocument
 from .goals import GoalAsker, position_params
 from .history import History
+from .interactive import COMM_TARGET, RpcRelay
 from .magics import MagicCall, UsageError, lsmagic_text, parse_switch, parse_timeout, split_magics
 from .progress import ProgressDisplay
 from .render import (
@@ -155,6 +156,11 @@ class LeanKernel(Kernel):
         50, help="How many of the completion matches (the first ones) get their signature from "
         "Lean (completionItem/resolve, asked in parallel); 0 = none."
     ).tag(config=True)
+    interactive_goals = Bool(
+        True, help="Give goal outputs Lean's interactive goals as well (JupyterLab shows the "
+        "type of a subterm on hover, asked through the comm jupyter_lean.rpc); off: text and "
+        "Markdown only."
+    ).tag(config=True)
     completion_detail_timeout = Float(
         2.0, help="Seconds the signatures of completion matches may take; matches Lean has not "
         "described by then are offered without one."
@@ -199,6 +205,11 @@ class LeanKernel(Kernel):
             settings=self._lean_settings,
         )
         self.history = History()
+        self.rpc = RpcRelay(self.lean, lambda: self.request_timeout)
+        self._rpc_comms: set[str] = set()  # open comms of COMM_TARGET
+        self._keep_alive: asyncio.Future[None] | None = None
+        for msg_type in ("comm_open", "comm_msg", "comm_close"):
+            self.shell_handlers[msg_type] = getattr(self, f"_{msg_type}")
         self._anonymous = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._current: asyncio.Future[Any] | None = None
@@ -243,6 +254,7 @@ class LeanKernel(Kernel):
     def _start_background(self) -> None:
         if self.idle_timeout > 0:
             self._culler = asyncio.ensure_future(self._cull_idle_lean())
+        self._keep_alive = asyncio.ensure_future(self.rpc.keep_alive_forever())
         if self.start_lean == "startup":
             self._startup = asyncio.ensure_future(self._start_lean_quietly())
 
@@ -266,7 +278,7 @@ class LeanKernel(Kernel):
         return {"status": "ok", "restart": restart}
 
     async def _stop_lean(self) -> None:
-        for task in (self._startup, self._culler):
+        for task in (self._startup, self._culler, self._keep_alive):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -431,7 +443,9 @@ class LeanKernel(Kernel):
                 else:
                     run.send("update_display_data", progress.blank())
         messages = self._messages_of(attempt.key, diagnostics)
-        asker = GoalAsker(lean, document, self.request_timeout)
+        asker = GoalAsker(lean, document, self.request_timeout,
+                          self.rpc if self.interactive_goals else None)
+        messages = await asker.with_interactive(messages)
         views = await asker.at_sorries(attempt.key, lean_code)
         outputs, error = render_messages(messages, views)
         run.send_all(outputs)
@@ -502,6 +516,36 @@ class LeanKernel(Kernel):
         summary = what.split("\n", 1)[0].split("; last stderr lines")[0].rstrip(":;. ")
         return plain_error(ename, f"{what}.\nThe cell was abandoned and {undone}; {status}.",
                            f"{summary}; the cell was abandoned ({status})")
+
+    # -- the comm of interactive outputs ---------------------------------------------------
+
+    def _comm_open(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        content = parent.get("content") or {}
+        comm_id = content.get("comm_id")
+        if not isinstance(comm_id, str):
+            return
+        if content.get("target_name") == COMM_TARGET:
+            self._rpc_comms.add(comm_id)
+        else:  # as ipykernel does for a target nobody registered
+            self._send_comm("comm_close", {"comm_id": comm_id, "data": {}}, parent)
+
+    async def _comm_msg(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        content = parent.get("content") or {}
+        comm_id = content.get("comm_id")
+        if comm_id not in self._rpc_comms:
+            return
+        self._loop = asyncio.get_running_loop()
+        reply = await self.rpc.answer(content.get("data"))
+        self._send_comm("comm_msg", {"comm_id": comm_id, "data": reply}, parent)
+
+    def _comm_close(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        self._rpc_comms.discard((parent.get("content") or {}).get("comm_id"))
+
+    def _send_comm(self, msg_type: str, content: dict[str, Any],
+                   parent: dict[str, Any]) -> None:
+        if self.session is not None:
+            self.session.send(self.iopub_socket, msg_type, content, parent,
+                              ident=self._topic(msg_type))
 
     # -- magics ----------------------------------------------------------------------------
 

@@ -16,9 +16,10 @@ decided by Lean's ``leanTags``, never by its text.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .interactive import MIME_TYPE
 from .markdown import code_block, safe_markdown, text_span
 
 ERROR, WARNING, INFORMATION, HINT = 1, 2, 3, 4
@@ -39,6 +40,10 @@ class CellMessage:
     text: str
     unsolved_goals: bool = False
     place: str | None = None  # shown instead of line:col for messages from outside the cell
+    # Where Lean answers with the goals an "unsolved goals" message lists (document positions:
+    # the end of the tactic block, then its `by`), and those goals for the interactive output.
+    goal_positions: tuple[dict[str, int], ...] = ()
+    interactive: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def where(self) -> str:
@@ -51,6 +56,7 @@ class GoalView:
 
     title: str
     goals: tuple[str, ...]
+    interactive: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,22 @@ def message_from_diagnostic(diagnostic: dict[str, Any], line: int, column: int,
     text = diagnostic.get("message")
     tags = diagnostic.get("leanTags") or []
     text = text if isinstance(text, str) else str(text)
+    unsolved = isinstance(tags, list) and UNSOLVED_GOALS_TAG in tags
+    span = diagnostic.get("fullRange") or diagnostic.get("range") or {}
+    positions = tuple(
+        {"line": point["line"], "character": point["character"]}
+        for point in (span.get("end"), span.get("start"))
+        if isinstance(point, dict) and isinstance(point.get("line"), int)
+        and isinstance(point.get("character"), int)
+    ) if unsolved and isinstance(span, dict) else ()
     return CellMessage(
         severity=severity if isinstance(severity, int) else ERROR,
         line=line,
         column=column,
         text=text,
-        unsolved_goals=isinstance(tags, list) and UNSOLVED_GOALS_TAG in tags,
+        unsolved_goals=unsolved,
         place=place,
+        goal_positions=positions,
     )
 
 
@@ -84,7 +99,9 @@ def unsolved_goals(message: CellMessage) -> GoalView:
     (Lean's format) as a GoalView."""
     body = message.text.split("\n", 1)[1] if "\n" in message.text else ""
     goals = tuple(goal for goal in body.split("\n\n") if goal.strip())
-    return GoalView(f"Unsolved goals at {message.where}", goals)
+    title = f"Unsolved goals at {message.where}"
+    interactive = {**message.interactive, "title": title} if message.interactive else None
+    return GoalView(title, goals, interactive)
 
 
 def goal_output(view: GoalView) -> Output:
@@ -93,13 +110,13 @@ def goal_output(view: GoalView) -> Output:
         fenced = "\n\n".join(code_block(goal) for goal in view.goals)
     else:
         plain, fenced = "no goals", "*no goals*"
-    return "display_data", {
-        "data": {
-            "text/plain": f"{view.title}:\n{plain}",
-            "text/markdown": f"**{text_span(view.title)}**\n\n{fenced}",
-        },
-        "metadata": {},
+    data: dict[str, Any] = {
+        "text/plain": f"{view.title}:\n{plain}",
+        "text/markdown": f"**{text_span(view.title)}**\n\n{fenced}",
     }
+    if view.interactive is not None:
+        data[MIME_TYPE] = view.interactive
+    return "display_data", {"data": data, "metadata": {}}
 
 
 def goal_table_output(title: str, rows: Sequence[tuple[str, tuple[str, ...]]]) -> Output:
