@@ -41,6 +41,11 @@ from .lsp import (
 # Deeper nesting is refused: no LSP message Lean takes comes close, and recursive parsers (Lean's
 # included) spend stack on every level.
 MAX_DEPTH = 100
+# Arrays and objects in one frame, past which they must be a small share of the frame (as
+# brackets inside source text are): each costs a microsecond or so to build and check on the
+# event loop, so 8 MiB of `[]` would hold every user up for seconds. LSP messages have few (a
+# didChange at max_edits_per_message has some 4,000).
+MAX_CONTAINERS = 20_000
 # Lean keeps JSON numbers as mantissa * 10^exponent with arbitrary precision: "0e999999999" is a
 # few bytes on the wire but a billion-digit integer once Lean normalises it.
 MAX_EXPONENT_DIGITS = 3
@@ -123,6 +128,10 @@ def loads_strict(frame: str | bytes) -> Any:
     integer past 64 bits: orjson parses those as floats.
     """
     text = frame if isinstance(frame, str) else frame.decode()
+    containers = text.count("[") + text.count("{")
+    if containers > MAX_CONTAINERS and containers * 8 > len(text):
+        raise FrameRefused(f"{containers} arrays and objects in one frame (at most "
+                           f"{MAX_CONTAINERS}, unless they are a small share of the frame)")
     try:
         message = orjson.loads(text)
         exact = False
@@ -133,7 +142,7 @@ def loads_strict(frame: str | bytes) -> Any:
         return _loads_checked(text) if isinstance(message, float) and not exact else message
     # Cheap pre-check (C-speed substring counts): the depth is looked at only when it could be
     # too deep.
-    deep = text.count("[") + text.count("{") > MAX_DEPTH
+    deep = containers > MAX_DEPTH
     has_float, too_deep = _scan(message, MAX_DEPTH if deep else len(text))
     if too_deep:
         raise FrameRefused(f"nested deeper than {MAX_DEPTH} levels")

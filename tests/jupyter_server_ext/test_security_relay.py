@@ -275,3 +275,34 @@ async def test_closed_documents_and_exited_sessions_stop_counting(
     await second.open_document(uris[2], big)
     assert await _checked(second, uris[2], 1) is not None
     second.close()
+
+
+# -- frames of many tiny values ------------------------------------------------------------
+
+
+def test_a_frame_of_many_tiny_arrays_is_refused_before_it_is_built() -> None:
+    """Building and checking millions of `[]` held the event loop for seconds; such a frame is
+    refused from a count of its brackets alone."""
+    from jupyter_server_ext.session.guard import MAX_CONTAINERS, parse_client_frame
+
+    frame = "[" + "[]," * (MAX_CONTAINERS * 10) + "[]]"
+    message, error = parse_client_frame(frame)
+    assert message is None and error is not None
+    assert error["error"]["code"] == -32600 and "arrays and objects" in error["error"]["message"]
+
+
+def test_messages_with_many_brackets_in_their_text_or_many_edits_pass() -> None:
+    from jupyter_server_ext.session.guard import MAX_CONTAINERS, parse_client_frame
+
+    edit = {"range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
+            "text": "a"}
+    many_edits = json.dumps({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+        "textDocument": {"uri": "file:///p/a.lean", "version": 2},
+        "contentChanges": [edit] * 1000}})
+    source = "theorem t : [a] = {b} := ⟨(c), [d]⟩\n" * MAX_CONTAINERS
+    big_text = json.dumps({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+        "textDocument": {"uri": "file:///p/a.lean", "languageId": "lean4", "version": 1,
+                         "text": source}}})
+    for frame in (many_edits, big_text):
+        message, error = parse_client_frame(frame)
+        assert error is None and message is not None
