@@ -44,6 +44,7 @@ import { LeanConnections } from './jupyter/leanConnections';
 import { LEAN_LANGUAGE } from './jupyter/leanDetection';
 import { markdownRenderer } from './jupyter/markdown';
 import { NotebookLeanAdapter } from './jupyter/notebookAdapter';
+import { outputsPlugin } from './outputs/plugin';
 import {
   browserSocketFactory,
   LeanServerApi,
@@ -298,4 +299,4 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [languagePlugin, leanPlugin];
+export default [languagePlugin, leanPlugin, outputsPlugin];
