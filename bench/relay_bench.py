@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Relay benchmark: this project's /lean/lsp against the shared yardsticks, in one run.
+"""Relay benchmark: this project's /lean/lsp against a reference bridge, in one run.
 
     python bench/relay_bench.py [--quick] [--json FILE] [--shared DIR] [--check]
 
-Measures, on this machine and in this run, with the same client (shared/bench/ws_rtt.py, run
-as-is as a subprocess) and the same LSP peer (shared/bench/echo_lsp.py):
+Measures, on this machine and in this run, with the same client (bench/ws_rtt.py, run as a
+subprocess) and the same LSP peer (bench/echo_lsp.py):
 
   * sequential round trip p50/p99 and pipelined messages/s of
       - stdio straight to echo_lsp.py (the floor of the client and the peer),
-      - ref_bridge.py (the thinnest Tornado WebSocket <-> stdio bridge: the reference),
+      - bench/ref_bridge.py (the thinnest Tornado WebSocket <-> stdio bridge: the reference),
       - this project's WS /lean/lsp, with sandbox = "none" and with the default sandbox,
       - jupyter-lsp's /lsp/ws/echo;
   * create-to-initialized of a new session (WS /lean/lsp?project=default opened, `initialize`
@@ -20,7 +20,8 @@ started and stopped here (its own process group; a leftover check closes the run
 
 Environment: N_SEQ (default 2000), N_PIPE (20000), PAYLOAD (100 bytes) are passed to ws_rtt.py;
 JLSP_N_SEQ (default min(N_SEQ, 200)) is jupyter-lsp's sequential count: each of its round trips
-costs about 100 ms. See bench/README.md.
+costs about 100 ms. --shared DIR takes the three tools from another folder instead (to compare
+with an outside copy of them). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -84,18 +85,19 @@ def log(message: str) -> None:
     print(f"[relay_bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-# -- locating the shared tools ---------------------------------------------------------------
+# -- locating the tools -----------------------------------------------------------------------
+
+BENCH_TOOLS = ("echo_lsp.py", "ws_rtt.py", "ref_bridge.py")
 
 
-def shared_bench_dir(option: str | None) -> Path:
-    """The folder with echo_lsp.py, ws_rtt.py and ref_bridge.py: --shared, else
-    <repo>/../shared/bench. --shared may also name the shared folder itself."""
-    base = Path(option).expanduser() if option else REPO.parent / "shared" / "bench"
+def tools_dir(option: str | None) -> Path:
+    """The folder with echo_lsp.py, ws_rtt.py and ref_bridge.py: this one (bench/), or --shared
+    DIR, which may also name the folder above a `bench` folder holding them."""
+    base = Path(option).expanduser() if option else Path(__file__).resolve().parent
     for candidate in (base, base / "bench"):
-        if all((candidate / f).is_file() for f in ("echo_lsp.py", "ws_rtt.py", "ref_bridge.py")):
+        if all((candidate / f).is_file() for f in BENCH_TOOLS):
             return candidate.resolve()
-    sys.exit(f"relay_bench: echo_lsp.py, ws_rtt.py and ref_bridge.py not found in {base} "
-             "(pass --shared DIR: the shared/bench folder beside the checkout)")
+    sys.exit(f"relay_bench: {', '.join(BENCH_TOOLS)} not found in {base}")
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -554,8 +556,9 @@ def source_version() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", help="folder with echo_lsp.py, ws_rtt.py, ref_bridge.py "
-                                         "(default: <repo>/../shared/bench)")
+    parser.add_argument("--shared", metavar="DIR",
+                        help="take echo_lsp.py, ws_rtt.py and ref_bridge.py from DIR "
+                             "(default: the repository's own, in bench/)")
     parser.add_argument("--quick", action="store_true",
                         help="small counts (N_SEQ=300, N_PIPE=3000, JLSP_N_SEQ=50, 1 round, "
                              "10 create samples): a smoke run, numbers noisier")
@@ -576,7 +579,8 @@ def main() -> int:
 
     run_started = time.monotonic()
     load_before = os.getloadavg()
-    bench_dir = shared_bench_dir(args.shared)
+    bench_dir = tools_dir(args.shared)
+    tools_note = "the repository's bench/" if args.shared is None else "--shared folder"
     echo_lsp, ws_rtt_py, ref_bridge = (bench_dir / f for f in
                                        ("echo_lsp.py", "ws_rtt.py", "ref_bridge.py"))
     n_seq = int(os.environ.get("N_SEQ", 300 if args.quick else 2000))
@@ -601,7 +605,7 @@ def main() -> int:
     env.pop("JUPYTER_LEAN_COMMAND", None)
     before = pids()
     workdir = Path(tempfile.mkdtemp(prefix="jupyter-lean-relay-bench-"))
-    log(f"shared tools: {bench_dir}; work folder: {workdir}")
+    log(f"client, peer and reference bridge from {bench_dir}; work folder: {workdir}")
 
     stdio = RelayRow("stdio", "stdio direct to echo_lsp.py", n_seq)
     ref = RelayRow("ref", "ref_bridge.py (Tornado WS -> stdio)", n_seq)
@@ -729,7 +733,8 @@ def main() -> int:
                f"N_SEQ={n_seq}, N_PIPE={n_pipe}, PAYLOAD={payload}; median of {rounds} "
                f"interleaved round(s) per path"
                + (f" (jupyter-lsp: 1 run, N_SEQ={jlsp_n_seq})" if jlsp in relay_rows else "")
-               + ". Peer: echo_lsp.py. Load average (1 min) "
+               + f". Peer: echo_lsp.py. Tools (client, peer, ref_bridge): {tools_note}. "
+               "Load average (1 min) "
                f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end.")
     out.append("")
     if relay_rows:
