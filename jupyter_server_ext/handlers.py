@@ -1,4 +1,5 @@
-"""HTTP and WebSocket routes of DESIGN section 4: parse, authorize, delegate to the manager."""
+"""The HTTP and WebSocket routes (README "HTTP and WebSocket API"; docs/ARCHITECTURE.md 1.1):
+parse, authorize, delegate to the manager."""
 
 from __future__ import annotations
 

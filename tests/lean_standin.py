@@ -4,7 +4,7 @@
 ``python tests/lean_standin.py [ARGS...]`` speaks, on stdin/stdout, the wire dialect of the Lean 4
 watchdog, held to what the real Lean says by ``tests/test_transcripts.py``, which replays the
 scenarios recorded from Lean 4.35 in ``tests/transcripts/`` against it (section numbers "§" below
-refer to the project's notes on Lean's LSP, ``lean-lsp.md``). It is a test double for the transport,
+refer to ``docs/lean-protocol.md``). It is a test double for the transport,
 not a Lean: a small set of rules, all listed here, turns a document into diagnostics, goals, hovers
 and completions, and comment directives (``-- standin: ...``) script time and faults. Standard
 library only; it imports nothing from the project, so it stays an independent implementation of the
@@ -31,8 +31,8 @@ Command line and environment
 - Exit codes: 0 after ``exit`` or EOF on stdin; 1 on a fatal protocol error (stderr
   ``Watchdog error: <message>``); the code given to the ``exit`` directive.
 
-Wire (§1.5, §2)
-===============
+Wire (§2, §3)
+=============
 - Output frames are ``Content-Length: <UTF-8 byte count>\\r\\n\\r\\n<JSON>``; the JSON is compact,
   keys sorted (Lean's ``Json.obj`` is an ordered tree), non-ASCII written raw, ``"jsonrpc":"2.0"``
   in every message, optional fields omitted (``null`` only where the protocol has it: the
@@ -80,8 +80,8 @@ Wire (§1.5, §2)
   internally). Out-of-range positions are clamped: a line past the end means end of file, a
   column past the end of its line means end of line, a column inside a surrogate pair rounds down.
 
-Documents (§3, §4)
-==================
+Documents (§4)
+==============
 - ``didOpen {textDocument:{uri,languageId,version,text}, dependencyBuildMode?}``: CRLF becomes
   LF; at once ``$/lean/fileProgress`` with one ``kind:1`` range (0,0)->EOF for that version, then
   elaboration starts. A second ``didOpen`` of an open URI is ignored (unverified).
@@ -98,7 +98,7 @@ Documents (§3, §4)
   worker for <uri> has been terminated.``, publishes an empty diagnostics list (last version) and
   forgets the document.
 
-Elaboration and reporting timeline (§4.1, §4.2)
+Elaboration and reporting timeline (§4.2, §4.3)
 -----------------------------------------------
 Each version is elaborated by one asyncio task (stdin keeps being read meanwhile). The document
 is cut into commands (rules below) and directive lines; they run in line order ("steps"; a
@@ -108,7 +108,7 @@ Steps are instantaneous except directives that wait (``delay``, ``spin``). The r
 
 - Fast version (elaboration finished when the reporter wakes): ``fileProgress processing:[]``
   **then** one ``publishDiagnostics`` with the complete list (Lean's order when the reporter never
-  had to wait, §4.2 "ordering caveat").
+  had to wait, §4.2).
 - Slow version (elaboration still waiting when the reporter wakes): the first time, a
   ``publishDiagnostics`` with what is done so far (possibly ``[]``); at every wait, a
   ``fileProgress`` ``kind:1`` from the waiting command's first line (or the directive's line) to
@@ -126,7 +126,7 @@ Requests
 Position requests wait until the command containing the position has been elaborated;
 ``documentSymbol``/``foldingRange`` wait for the whole version; others answer at once. A request
 waiting on a version that a ``didChange`` superseded is answered from that old version (Lean
-answers from the snapshot it started on; inference, §5.3).
+answers from the snapshot it started on; inference, §5.2).
 
 - ``textDocument/hover``: on an identifier that names a parameter of the enclosing declaration,
   a document declaration or a builtin: ``{"contents":{"kind":"markdown","value":"```lean\\nNAME :
@@ -294,8 +294,8 @@ line (never inside a block comment). Unknown names or bad arguments give the err
 - ``replies``: information diagnostic with the JSON object of client responses received so far,
   keyed by the JSON of the id (``{"\\"register_lean_watcher\\"":null,"0":null}``).
 
-Where lean-lsp.md is unsure (choices made here)
-===============================================
+Where Lean's behaviour is not pinned down (choices made here)
+=============================================================
 - Fast-version order ``processing:[]`` before the final ``publishDiagnostics`` follows §4.2; the
   exact condition ("never had to wait") is modelled as "elaboration finished before the report
   delay expired".

@@ -1,7 +1,7 @@
 """Tests of the scripted Lean stand-in ``tests/lean_standin.py``, driven over real pipes.
 
 The client below is deliberately minimal and written here (not imported from the project), so
-these tests check the stand-in against lean-lsp.md and nothing else.
+these tests check the stand-in against docs/lean-protocol.md and nothing else.
 """
 
 from __future__ import annotations

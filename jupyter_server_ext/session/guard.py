@@ -1,7 +1,7 @@
 """What a client may send towards Lean: strict frame parsing and per-method parameter checks.
 
 Lean's watchdog is not a forgiving peer: a message it cannot decode is often fatal to the whole
-server, not just an error for that message (``lean-lsp.md`` 1.5, 2.1, 3.6). A request or
+server, not just an error for that message (docs/lean-protocol.md 2.2, 3.1, 7). A request or
 notification without ``params``, a ``didOpen`` whose ``version`` is not a natural number, a
 ``didChange`` with a range that is not a range: each can make ``lean --server`` exit, and with it
 every open document of the session. So everything a client sends is checked here first, and

@@ -1,6 +1,6 @@
 """Wrapping a Lean server command in bubblewrap, and finding out whether bubblewrap works here.
 
-What the sandbox gives each Lean server (DESIGN section 8):
+What the sandbox gives each Lean server (README "Security"):
 
 - the system (/usr and a few files of /etc), the toolchain and the project read-only; one writable
   workspace per session (also its HOME); a private /tmp (a tmpfs, capped in size when the file

@@ -54,13 +54,13 @@ _NOT_ACTIVITY = frozenset({"$/lean/rpc/keepAlive"})
 
 log = logging.getLogger("jupyter_lean.session")
 
-# WebSocket close codes of DESIGN section 4.
+# WebSocket close codes (README "HTTP and WebSocket API").
 CLOSE_REPLACED = 4409
 CLOSE_SESSION_ENDED = 4410
 # The client did not read what the session had for it (CLIENT_STALL_SECONDS, see below).
 CLOSE_CLIENT_TOO_SLOW = 4408
 
-# Flow control, both directions (DESIGN section 2). Module constants so tests can shorten them.
+# Flow control, both directions (docs/ARCHITECTURE.md 1.1). Constants so tests can shorten them.
 #
 # Client -> Lean: writes to Lean's stdin are queued by asyncio without bound. Past
 # STDIN_PAUSE_BYTES queued, the client's connection stops being read until Lean takes them

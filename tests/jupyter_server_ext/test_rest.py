@@ -1,4 +1,4 @@
-"""The REST routes of DESIGN section 4 against a real Jupyter server and the Lean under test."""
+"""The REST routes (README "HTTP and WebSocket API"), on a real Jupyter server and Lean."""
 
 from __future__ import annotations
 

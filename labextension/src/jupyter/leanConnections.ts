@@ -150,7 +150,7 @@ export class LeanConnections {
 
   private _serverRoot(projects: readonly IProjectModel[]): string {
     // The page config has the root when it is an absolute path; otherwise
-    // the default project is the Jupyter root (DESIGN §5).
+    // the default project is the Jupyter root (README, "Configuration").
     const fromPage = PageConfig.getOption('serverRoot');
     if (fromPage.startsWith('/') || /^[A-Za-z]:[\\/]/.test(fromPage)) {
       return fromPage;

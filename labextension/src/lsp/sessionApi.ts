@@ -4,7 +4,7 @@
  * jupyter_server (`jupyter/serverApi.ts`) in the browser.
  */
 
-/** Session JSON of `/lean/sessions` (DESIGN §4). */
+/** Session JSON of `/lean/sessions` (README, "HTTP and WebSocket API"). */
 export interface ISessionModel {
   id: string;
   owner?: string;
@@ -84,7 +84,7 @@ export interface ISessionStore {
   set(project: string, sessionId: string | null): void;
 }
 
-/** WebSocket close codes of DESIGN §4. */
+/** WebSocket close codes (README, "HTTP and WebSocket API"). */
 export const CloseCodes = {
   Normal: 1000,
   NotAuthorized: 1008,
