@@ -170,7 +170,7 @@ describe('GoalsView', () => {
     );
   });
 
-  it("keeps Lean's text text: no element of it reaches the page", () => {
+  it("keeps Lean's text text: no element of it reaches the page", async () => {
     const data = payload();
     data.title = HOSTILE;
     data.goals[0].hyps[0].names = [HOSTILE];
@@ -185,6 +185,12 @@ describe('GoalsView', () => {
       [...goals.root.querySelectorAll('*')].map(e => e.tagName)
     );
     expect([...tags].sort()).toEqual(['DIV', 'SPAN']);
+    hover(goals.root.querySelector('.jl-subterm')!);
+    await new Promise(resolve => setTimeout(resolve, 5));
+    expect(document.querySelector(`.${POPUP_CLASS}`)!.textContent).toBe(
+      HOSTILE
+    );
+    expect(document.querySelector('img')).toBeNull();
   });
 
   it('asks for the innermost hovered subterm and shows its type in a popup', async () => {
@@ -207,10 +213,10 @@ describe('GoalsView', () => {
     expect(x.classList.contains(HOVERED_CLASS)).toBe(true);
     await new Promise(resolve => setTimeout(resolve, 5));
     expect(asked).toEqual([{ p: '9' }]);
-    const popup = goals.root.querySelector(`.${POPUP_CLASS}`)!;
+    const popup = document.querySelector(`.${POPUP_CLASS}`)!;
     expect(popup.textContent).toBe('x : N');
     goals.root.dispatchEvent(new MouseEvent('mouseleave'));
-    expect(goals.root.querySelector(`.${POPUP_CLASS}`)).toBeNull();
+    expect(document.querySelector(`.${POPUP_CLASS}`)).toBeNull();
     expect(x.classList.contains(HOVERED_CLASS)).toBe(false);
   });
 
@@ -223,7 +229,7 @@ describe('GoalsView', () => {
     hover(spans[2]);
     answer({ kind: 'result', result: { type: { text: 'late' } } });
     await settle();
-    expect(goals.root.querySelector(`.${POPUP_CLASS}`)).toBeNull();
+    expect(document.querySelector(`.${POPUP_CLASS}`)).toBeNull();
   });
 
   it('becomes static when the session ended, keeping the goals', async () => {
@@ -237,7 +243,7 @@ describe('GoalsView', () => {
     await new Promise(resolve => setTimeout(resolve, 5));
     expect(goals.isStatic).toBe(true);
     expect(goals.root.textContent).toBe(before);
-    expect(goals.root.querySelector(`.${POPUP_CLASS}`)).toBeNull();
+    expect(document.querySelector(`.${POPUP_CLASS}`)).toBeNull();
     hover(goals.root.querySelectorAll('.jl-subterm')[1]);
     await new Promise(resolve => setTimeout(resolve, 5));
     expect(ask).toHaveBeenCalledTimes(1);
@@ -251,7 +257,7 @@ describe('GoalsView', () => {
     hover(goals.root.querySelector('.jl-subterm')!);
     await new Promise(resolve => setTimeout(resolve, 5));
     expect(goals.isStatic).toBe(false);
-    expect(goals.root.querySelector(`.${POPUP_CLASS}`)!.textContent).toContain(
+    expect(document.querySelector(`.${POPUP_CLASS}`)!.textContent).toContain(
       'in time'
     );
   });
@@ -403,9 +409,7 @@ describe('LeanGoalsRenderer', () => {
     });
     comm.reply({ id: 1, result: { type: { text: 'Type' } } });
     await settle();
-    expect(renderer.node.querySelector(`.${POPUP_CLASS}`)!.textContent).toBe(
-      'Type'
-    );
+    expect(document.querySelector(`.${POPUP_CLASS}`)!.textContent).toBe('Type');
 
     found = null; // reopened without a kernel
     await renderer.renderModel(model({ [LEAN_OUTPUT_MIME]: kernelPayload() }));

@@ -113,10 +113,12 @@ export class GoalsView {
       this._becomeStatic();
       return;
     }
+    // On the page's body, fixed: the output area clips what overflows it.
+    const where = span.getBoundingClientRect();
     this._popup = this._renderPopup(answer);
-    this._popup.style.top = `${span.offsetTop + span.offsetHeight + 2}px`;
-    this._popup.style.left = `${span.offsetLeft}px`;
-    this.root.appendChild(this._popup);
+    this._popup.style.top = `${where.bottom + 2}px`;
+    this._popup.style.left = `${where.left}px`;
+    this.root.ownerDocument.body.appendChild(this._popup);
   }
 
   private _becomeStatic(): void {

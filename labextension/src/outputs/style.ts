@@ -1,7 +1,7 @@
 const STYLE_ID = 'jupyter-lean-output-style';
 
 const CSS = `
-.jl-output.jl-goals { position: relative; font-family: var(--jp-code-font-family);
+.jl-output.jl-goals { font-family: var(--jp-code-font-family);
   font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height);
   padding: 2px 0; }
 .jl-goals-title { font-family: var(--jp-ui-font-family); font-weight: bold;
@@ -11,10 +11,11 @@ const CSS = `
 .jl-hyp-names { color: var(--jp-mirror-editor-variable-color, #05a); }
 .jl-subterm.jl-hovered { background: var(--jp-brand-color3, #bbdefb);
   border-radius: 2px; cursor: default; }
-.jl-popup { position: absolute; z-index: 10; max-width: 60em; padding: 4px 8px;
+.jl-popup { position: fixed; z-index: 10000; max-width: 60em; padding: 4px 8px;
   background: var(--jp-layout-color1); color: var(--jp-ui-font-color1);
   border: 1px solid var(--jp-border-color1); box-shadow: var(--jp-elevation-z4);
   white-space: pre-wrap; }
+.jl-popup-type { font-family: var(--jp-code-font-family); }
 .jl-popup-doc { font-family: var(--jp-content-font-family); margin-top: 4px; }
 `;
 
