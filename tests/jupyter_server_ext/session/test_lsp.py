@@ -114,7 +114,9 @@ async def test_huge_header_line_is_refused() -> None:
     ('{"jsonrpc": "2.0", "method": "x", "params": "str"}', INVALID_REQUEST),
     ('{"jsonrpc": "2.0", "id": 1, "result": 1, "error": {}}', INVALID_REQUEST),
     ('{"jsonrpc": "2.0"}', INVALID_REQUEST),
-    ("[" * 100000, PARSE_ERROR),
+    ("[" * 100, PARSE_ERROR),
+    # Refused from its bracket count before any parsing (see guard.MAX_CONTAINERS).
+    ("[" * 100000, INVALID_REQUEST),
 ])
 def test_invalid_frames_get_json_rpc_errors(frame: str, code: int) -> None:
     message, error = parse_client_frame(frame)
