@@ -170,8 +170,15 @@ answers from the snapshot it started on; inference, §5.2).
   ``Lean.Widget.getInteractiveGoals`` answers the goals of ``plainGoal`` at ``params.position``
   as ``{"goals":[{"hyps":[{"names","fvarIds","type"}],"type","ctx","goalPrefix":"⊢ ","mvarId"
   [,"userName"]}]}`` (each type one tagged text ``{"tag":[{"info":{"p":"<ref>"},"subexprPos":
-  "/"},{"text":"<type>"}]}``), ``null`` outside a ``by``; other methods -32601 ``No RPC method
-  '<m>' found``. ``$/lean/rpc/keepAlive`` and ``release`` are accepted and ignored, except that
+  "/"},{"text":"<type>"}]}``), ``null`` outside a ``by``;
+  ``Lean.Widget.InteractiveDiagnostics.infoToInteractive`` with a reference handed out in the
+  session: ``{"doc":null,"exprExplicit":{"text":"<the referred text>"},"type":{"tag":[{"info":
+  {"p":"<new ref>"},"subexprPos":"/"},{"text":"Type"}]}}`` (every referred text is taken to be a
+  type), an unknown reference -32602 (text unverified); after a worker restart (header change,
+  crash, didClose) the old session and its references are -32900 ``Outdated RPC session``, as
+  recorded (``rpc_faults``); other methods -32601 ``No RPC method '<m>' found``. Sessions do not
+  expire without keepAlive (Lean drops them after about 30 s; not modelled).
+  ``$/lean/rpc/keepAlive`` and ``release`` are accepted and ignored, except that
   a ``sessionId`` other than a decimal string of a 64-bit natural is fatal, as in Lean 4.35
   (``Got param with wrong structure: <params>\\nLean.Lsp.RpcReleaseParams.sessionId: String
   expected``).

@@ -486,6 +486,34 @@ def rpc(s: Scenario) -> None:
                                                  {**call, "method": "No.such.method"}))
 
 
+def rpc_faults(s: Scenario) -> None:
+    """What a hover in a goal asks (infoToInteractive on a reference from getInteractiveGoals),
+    then the file worker restarts (didClose, didOpen): the old session's calls and references
+    are refused as outdated, and a new session answers."""
+    s.handshake()
+    uri = s.uri()
+    s.open_and_wait(uri)
+    s.peer.call("$/lean/rpc/connect", {"uri": uri})
+    session = next(json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 1)
+    position = s.position(uri, BY_LINE, BY_COLUMN)
+    call = {**position, "sessionId": session, "method": "Lean.Widget.getInteractiveGoals",
+            "params": position}
+    goals = s.peer.call("$/lean/rpc/call", call)
+    s.observe("goals", goals)
+    ref = goals["result"]["goals"][0]["type"]["tag"][0]["info"]
+    info = {**call, "method": "Lean.Widget.InteractiveDiagnostics.infoToInteractive",
+            "params": ref}
+    s.observe("info", s.peer.call("$/lean/rpc/call", info))
+    s.peer.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    s.open_and_wait(uri, version=2)
+    s.observe("goals_after_restart", s.peer.call("$/lean/rpc/call", call))
+    s.observe("info_after_restart", s.peer.call("$/lean/rpc/call", info))
+    s.peer.call("$/lean/rpc/connect", {"uri": uri})
+    renewed = next(json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 2)
+    s.observe("goals_in_new_session", s.peer.call("$/lean/rpc/call",
+                                                  {**call, "sessionId": renewed}))
+
+
 def worker_killed(s: Scenario) -> None:
     """SIGKILL the file worker while a request waits on it; then a request while it is down,
     and the didChange that restarts it."""
@@ -531,7 +559,7 @@ def shutdown(s: Scenario) -> None:
 SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     function.__name__: function for function in (
         handshake, diagnostics, did_change, hover, goals, completion, closed_file,
-        unknown_method, rpc, worker_killed, shutdown)
+        unknown_method, rpc, rpc_faults, worker_killed, shutdown)
 }
 
 

@@ -219,6 +219,8 @@ class Document:
     crashed: bool = False
     pending: list[PendingRequest] = field(default_factory=list)
     rpc_sessions: set[str] = field(default_factory=set)
+    # The text each RPC reference handed out stands for (what infoToInteractive describes).
+    rpc_refs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -273,8 +275,36 @@ def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
         except BadParams as exc:
             raise RequestError(INVALID_PARAMS, f"Cannot parse request params: "
                                f"{compact(req.params)}\n{exc}") from exc
-        return a.interactive_goals(a.text.from_lsp(*position))
+        goals = a.interactive_goals(a.text.from_lsp(*position))
+        _remember_refs(server.docs[req.uri].rpc_refs, goals)
+        return goals
+    if method == "Lean.Widget.InteractiveDiagnostics.infoToInteractive":
+        ref = req.params.get("params")
+        refs = server.docs[req.uri].rpc_refs
+        key = ref.get("p") if isinstance(ref, dict) else None
+        if key not in refs:
+            raise RequestError(INVALID_PARAMS, f"Cannot parse request params: {compact(ref)}\n"
+                               "RPC reference is not valid")
+        fresh = str(len(refs) + 1_000_000)
+        refs[fresh] = "Type"
+        return {"doc": None, "exprExplicit": {"text": refs[key]},
+                "type": {"tag": [{"info": {"p": fresh}, "subexprPos": "/"}, {"text": "Type"}]}}
     raise RequestError(METHOD_NOT_FOUND, f"No RPC method '{method}' found")
+
+
+def _remember_refs(refs: dict[str, str], tagged: Json) -> None:
+    """Note the text of every ``{"tag": [{"info": {"p": ref}}, text]}`` in an answer."""
+    if isinstance(tagged, list):
+        for item in tagged:
+            _remember_refs(refs, item)
+    elif isinstance(tagged, dict):
+        tag = tagged.get("tag")
+        if isinstance(tag, list) and len(tag) == 2 and isinstance(tag[0], dict):
+            info = tag[0].get("info")
+            if isinstance(info, dict) and isinstance(tag[1], dict) and "text" in tag[1]:
+                refs[str(info.get("p"))] = str(tag[1]["text"])
+        for value in tagged.values():
+            _remember_refs(refs, value)
 
 
 def _pos(req: PendingRequest, a: Analysis) -> Pos:
@@ -494,6 +524,7 @@ class Server:
         doc.crashed = False
         if restart:
             doc.rpc_sessions.clear()
+            doc.rpc_refs.clear()
         self.start_elaboration(doc, analysis)
         if restart and doc.elab is not None:
             self.elab_progress(doc, doc.elab, 0)
@@ -777,6 +808,7 @@ class Server:
                      "stack overflow or a bug.")
         doc.crashed = True
         doc.rpc_sessions.clear()
+        doc.rpc_refs.clear()
         self.fail_pending(doc, *error)
         self.progress(doc, doc.version, 0, kind=2)
 
