@@ -242,6 +242,7 @@ async def test_client_shutdown_and_exit_leave_the_same_lean_answering(
     await socket.notify("exit", {})
     hover = await socket.request("textDocument/hover", {
         "textDocument": {"uri": uri}, "position": {"line": 1, "character": 7}})
+    assert "result" in hover, f"Lean did not answer after the client's exit: {hover}"
     assert "answer : Nat" in hover["result"]["contents"]["value"], hover
     session = await _session_json(jp_fetch, session_id)
     assert session["state"] == "ready" and session["pid"] == pid and process_alive(pid)

@@ -40,8 +40,8 @@ SHUTDOWN_FORWARDED = (
 MUTANTS = [
     # -- active sessions are never culled; Lean's own reports do not count (the design) -----
     Mutant("client messages do not count as activity", SESSION,
-           "            return\n        self.touch()\n        metrics.RelayCounts.client_to_lean",
-           "            return\n        metrics.RelayCounts.client_to_lean",
+           "            self.touch()\n        metrics.RelayCounts.client_to_lean",
+           "            pass\n        metrics.RelayCounts.client_to_lean",
            f"{WS}::TestActivity::test_a_client_sending_requests_keeps_its_session_past_idle_timeout"),
     Mutant("Lean's output counts as activity", SESSION,
            "    def _from_lean(self, message: JsonObject, body: bytes) -> None:\n",
