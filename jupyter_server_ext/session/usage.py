@@ -12,7 +12,7 @@ and each process's private pages are added: summing plain RSS would count Mathli
 once per open file, twice or more what the machine pays.
 
 The cost of a pass grows with the number of processes on the machine, not with the number of
-sessions (see bench/usage_bench.py).
+sessions (see bench/real_lean_bench.py, table 3).
 """
 
 from __future__ import annotations
