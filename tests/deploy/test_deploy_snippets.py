@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support import free_port, wait_until_listening
 from traitlets.config import Config, PyFileConfigLoader
 
 from jupyter_server_ext.session import LeanSessionManager
@@ -203,25 +203,6 @@ class DeployedServer:
             return error.code, json.loads(text) if text else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(server: DeployedServer, deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter server exited with {server.process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)  # polling a port that is not open yet; bounded by the deadline
-    raise TimeoutError("jupyter server did not start listening")
-
-
 @pytest.fixture(params=["bwrap", "no-sandbox"])
 def deployed(request: pytest.FixtureRequest, real_lean: object,
              tmp_path: Path) -> Iterator[tuple[DeployedServer, dict[str, str]]]:
@@ -239,7 +220,7 @@ def deployed(request: pytest.FixtureRequest, real_lean: object,
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTER_LEAN_COURSE_DIR=str(course),
                JUPYTER_LEAN_WORKSPACE_ROOT=str(tmp_path / "workspaces"))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
          "--no-browser", "--allow-root", f"--IdentityProvider.token={TOKEN}",
@@ -247,7 +228,7 @@ def deployed(request: pytest.FixtureRequest, real_lean: object,
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     server = DeployedServer(process, port, course)
     try:
-        _wait_until_serving(server)
+        wait_until_listening(server.process, server.port)
         yield server, extra_env
     finally:
         if process.poll() is None:

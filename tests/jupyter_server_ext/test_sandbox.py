@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import LspSocket, connect, connect_status, ws_url
+from support import LspSocket, connect, connect_status, free_port, ws_url
 from tornado.httpclient import HTTPClientError
 
 from jupyter_server_ext.session import InProcessClient, LeanSessionManager
@@ -245,7 +245,7 @@ async def test_sandboxed_lean_dies_with_a_killed_jupyter_server(
 ) -> None:
     """--die-with-parent: a Jupyter server killed with SIGKILL (no chance to clean up) takes
     its Lean servers along, even one busy and deaf to stdin closing."""
-    root, token, port = tmp_path / "root", secrets.token_hex(16), _free_port()
+    root, token, port = tmp_path / "root", secrets.token_hex(16), free_port()
     root.mkdir()
     env = dict(os.environ, JUPYTER_LEAN_COMMAND=shlex.join(probe_argv),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
@@ -276,12 +276,6 @@ async def test_sandboxed_lean_dies_with_a_killed_jupyter_server(
             server.wait(10)
         for pid in _probe_pids(marker):
             os.kill(pid, signal.SIGKILL)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- fail closed -------------------------------------------------------------------------------

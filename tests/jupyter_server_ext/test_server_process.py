@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import LeanServerUnderTest, connect, process_alive, ws_url
+from support import (
+    LeanServerUnderTest,
+    connect,
+    free_port,
+    process_alive,
+    wait_until_listening,
+    ws_url,
+)
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyter_server_ext.session.process import descendants, proc_stat
@@ -40,25 +46,6 @@ class RunningServer:
         return json.loads(response.body) if response.body else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(server: RunningServer, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter server exited with {server.process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)  # polling a port that is not open yet; bounded by the deadline
-    raise TimeoutError("jupyter server did not start listening")
-
-
 @pytest.fixture
 def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[RunningServer]:
     root = tmp_path / "root"
@@ -66,7 +53,7 @@ def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[Running
     env = dict(os.environ, JUPYTER_LEAN_COMMAND=" ".join(lean_server.argv),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
-    port = _free_port()
+    port = free_port()
     # No --ServerApp.jpserver_extensions: the extension must be enabled by installation alone.
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
@@ -75,7 +62,7 @@ def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[Running
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     running = RunningServer(process, port, root)
     try:
-        _wait_until_serving(running)
+        wait_until_listening(process, port, 30)
         yield running
     finally:
         if process.poll() is None:

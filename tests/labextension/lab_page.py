@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 playwright_sync = pytest.importorskip(
     "playwright.sync_api", reason="needs the playwright package (pip install playwright)"
@@ -129,7 +129,7 @@ def start_lab(
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
-    port = _free_port()
+    port = free_port()
     token = uuid.uuid4().hex
     env = {
         **os.environ,
@@ -169,12 +169,6 @@ def start_lab(
     url = f"http://127.0.0.1:{port}/"
     _wait_until_up(url, token, process, log)
     return Lab(url=url, token=token, root=root)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_up(url: str, token: str, process: subprocess.Popen[bytes], log: Path) -> None:
