@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if lean is None:
         log("no `lean` found: run `python tests/real_lean.py --elan` first")
         return 2
-    results: dict[str, Any] = {"lean": lean}
+    results: dict[str, Any] = {"lean": lean, "sessions": options.sessions}
     with tempfile.TemporaryDirectory(prefix="real-lean-bench-") as tmp:
         workdir = Path(tmp)
         (workdir / "config").mkdir()
