@@ -163,6 +163,16 @@ class LeanSessionManager(LoggingConfigurable):
         "textDocument/waitForDiagnostics and $/lean/waitForILeans are exempt: on a large file "
         "they legitimately take minutes.",
     ).tag(config=True)
+    rate_limit = Float(
+        200,
+        help="Client requests per second each session lets through to Lean (a token bucket; "
+        "bursts up to rate_burst); over it a request is answered with JSON-RPC error -32003 "
+        "'rate limit exceeded' and never reaches Lean. Notifications (didChange...) are never "
+        "limited. 0 = no limit.",
+    ).tag(config=True)
+    rate_burst = Int(
+        1000, help="Requests a session may send at once above rate_limit (the bucket's size)."
+    ).tag(config=True)
     workspace_root = Unicode(
         help="Folder under which each session gets its private writable workspace."
     ).tag(config=True)
@@ -398,6 +408,8 @@ class LeanSessionManager(LoggingConfigurable):
             on_activity=self._activity,
             on_exit=self._session_exited,
             document_budget=self.document_budget,
+            rate_limit=self.rate_limit,
+            rate_burst=self.rate_burst,
         )
 
     def lean_flags(self) -> list[str]:

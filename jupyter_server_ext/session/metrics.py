@@ -19,6 +19,10 @@ SESSIONS_OVER_LIMIT = Counter(
 SESSIONS_CRASHED = Counter(
     "jupyter_lean_sessions_crashed", "Lean servers that exited without being asked to"
 )
+REQUESTS_RATE_LIMITED = Counter(
+    "jupyter_lean_requests_rate_limited",
+    "Client requests refused with -32003 by their session's rate_limit (never sent to Lean)",
+)
 SPAWN_READY_SECONDS = Histogram(
     "jupyter_lean_spawn_ready_seconds",
     "Seconds from starting a Lean server to its initialize result",
