@@ -42,7 +42,9 @@ from .lsp import (
     result_response,
 )
 from .process import LaunchSpec, LeanProcess, describe_exit
+from .ratelimit import RATE_LIMITED, RATE_LIMITED_MESSAGE, bucket_for
 from .text import utf8_length
+from .trace import TO_CLIENT, TO_LEAN, SessionTrace
 from .uris import UriOutsideProject, confined_path, uris_in_params
 from .usage import ProcessTreeUsage
 
@@ -191,6 +193,8 @@ class LeanSession:
         on_activity: Callable[[LeanSession], None] = lambda session: None,
         on_exit: Callable[[LeanSession], None] = lambda session: None,
         document_budget: DocumentBudget | None = None,
+        rate_limit: float = 0,
+        rate_burst: float = 0,
     ) -> None:
         self.id = session_id
         self.owner = owner
@@ -240,6 +244,10 @@ class LeanSession:
         # Resident memory and CPU time of the Lean process tree, as last measured by the
         # manager's usage monitor (usage.py).
         self.usage = ProcessTreeUsage()
+        # Client requests per second Lean gets from this session (None: no limit).
+        self._rate_bucket = bucket_for(rate_limit, rate_burst)
+        # Watchers of the traffic (the sessions console); empty, it costs a truth test.
+        self.trace = SessionTrace()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -363,6 +371,9 @@ class LeanSession:
                 )
             )
             self._close_client(CLOSE_SESSION_ENDED, self.exit_reason or "Lean server exited")
+        if self.trace:
+            self.trace.event("exited", code=returncode, reason=self.exit_reason)
+            self.trace.close(CLOSE_SESSION_ENDED, self.exit_reason or "Lean server exited")
         self._on_exit(self)
 
     def _free_documents(self) -> None:
@@ -397,11 +408,15 @@ class LeanSession:
             previous.close_session(CLOSE_REPLACED, "replaced by a newer client")
         self._client = client
         self.touch()
+        if self.trace:
+            self.trace.event("attached")
 
     def detach(self, client: ClientConnection) -> None:
         if self._client is client:
             self._detach_current()
             self.touch()
+            if self.trace:
+                self.trace.event("detached")
 
     def _detach_current(self) -> None:
         if self._client is None:
@@ -429,6 +444,8 @@ class LeanSession:
     def _deliver(self, message: JsonObject, raw: str | None = None) -> None:
         if self._client is not None:
             metrics.RelayCounts.lean_to_client += 1
+            if self.trace:
+                self.trace.record(TO_CLIENT, message, raw)
             self._client.deliver(message, raw)
 
     # -- client -> Lean --------------------------------------------------------------------
@@ -442,6 +459,8 @@ class LeanSession:
         if message.get("method") not in _NOT_ACTIVITY:
             self.touch()
         metrics.RelayCounts.client_to_lean += 1
+        if self.trace:
+            self.trace.record(TO_LEAN, message, raw)
         try:
             self._receive(message, raw)
         except Exception:
@@ -458,6 +477,13 @@ class LeanSession:
             self._client_response(message)
             return
         is_request = "id" in message
+        if (is_request and self._rate_bucket is not None and method not in _LIFECYCLE_METHODS
+                and not self._rate_bucket.take()):
+            # Refused here, before anything of it reaches Lean; notifications are never
+            # limited (a dropped didChange would desynchronise the document).
+            metrics.REQUESTS_RATE_LIMITED.inc()
+            self._deliver(error_response(message["id"], RATE_LIMITED, RATE_LIMITED_MESSAGE))
+            return
         if self.state is SessionState.EXITED:
             if is_request:
                 self._deliver(error_response(message["id"], LEAN_SERVER_EXITED,
