@@ -24,6 +24,7 @@ from tornado import web
 from tornado.log import app_log, gen_log
 from tornado.websocket import WebSocketHandler
 
+from .admin import is_admin
 from .session import LeanSession, LeanSessionManager, SessionError
 from .session import session as session_module
 from .session.command import (
@@ -85,6 +86,25 @@ class LeanMixin:
         if type(self.identity_provider) in _SINGLE_PRINCIPAL_PROVIDERS:  # type: ignore[attr-defined]
             return _SERVER_OWNER
         return str(self.current_user.username)
+
+
+    @property
+    def for_all_users(self) -> bool:
+        """The request asks for admin rights (``?all=1``): every user's sessions."""
+        return self.get_argument("all", "") == "1"  # type: ignore[attr-defined]
+
+    async def require_admin(self, action: str) -> None:
+        """403 unless the caller may ``action`` ("read"/"write") every user's sessions."""
+        if not await is_admin(self, action):
+            raise web.HTTPError(403, "?all=1 (every user's sessions) needs the admin scope")
+
+    async def find_session(self, session_id: str, action: str) -> LeanSession | None:
+        """The caller's session ``session_id``; with ``?all=1``, an admin's pick of anyone's.
+        None when there is no such session for the caller."""
+        if self.for_all_users:
+            await self.require_admin(action)
+            return self.manager.sessions.get(session_id)
+        return self.manager.get(session_id, self.username)
 
 
 class LeanAPIHandler(LeanMixin, ExtensionHandlerMixin, APIHandler):
@@ -151,8 +171,12 @@ class ProjectsHandler(LeanAPIHandler):
 class SessionsHandler(LeanAPIHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        sessions = self.manager.sessions_of(self.username)
+    async def get(self) -> None:
+        if self.for_all_users:
+            await self.require_admin("read")
+            sessions = list(self.manager.sessions.values())
+        else:
+            sessions = self.manager.sessions_of(self.username)
         self.finish(json.dumps([s.to_json() for s in sessions]))
 
     @web.authenticated
@@ -180,39 +204,41 @@ class SessionsHandler(LeanAPIHandler):
 
 
 class SessionHandler(LeanAPIHandler):
-    def _session(self, session_id: str) -> LeanSession:
-        session = self.manager.get(session_id, self.username)
+    async def _session(self, session_id: str, action: str) -> LeanSession:
+        session = await self.find_session(session_id, action)
         if session is None:
             raise web.HTTPError(404, f"no Lean session {session_id}")
         return session
 
     @web.authenticated
     @authorized
-    def get(self, session_id: str) -> None:
-        self.finish(self._session(session_id).to_json())
+    async def get(self, session_id: str) -> None:
+        self.finish((await self._session(session_id, "read")).to_json())
 
     @web.authenticated
     @authorized
     async def delete(self, session_id: str) -> None:
-        if not await self.manager.delete(session_id, self.username):
+        session = await self._session(session_id, "write")
+        if not await self.manager.delete(session_id, session.owner or ""):
             raise web.HTTPError(404, f"no Lean session {session_id}")
         self.set_status(204)
         self.finish()
 
 
-def _close_reason(reason: str) -> str:
+def close_reason(reason: str) -> str:
     """WebSocket close reasons are limited to 123 bytes of UTF-8."""
     encoded = reason.encode()[:120]
     return encoded.decode(errors="ignore")
 
 
-class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHandler,
-                       ExtensionHandlerMixin, JupyterHandler):
-    """One LSP client: JSON-RPC messages as text frames, relayed to and from its session."""
+class LeanSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHandler,
+                        ExtensionHandlerMixin, JupyterHandler):
+    """What the Lean WebSockets share: authorization and Tornado's upgrade checks made before
+    anything is done for the request."""
 
     auth_resource = AUTH_RESOURCE
+    auth_action = "execute"
     session: LeanSession | None = None
-    created_session = False
 
     def set_default_headers(self) -> None:
         """JupyterHandler's CSP and other page headers make no sense for a WebSocket."""
@@ -224,34 +250,13 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHand
     def get_compression_options(self) -> dict[str, Any] | None:
         return self.settings.get("websocket_compression_options", None)
 
-    @ws_authenticated
-    async def get(self, session_id: str | None = None) -> None:
-        # Everything that can refuse the connection happens here, before the upgrade, and
-        # before a session is created: a refused request must leave nothing behind (a
-        # cross-site page could otherwise use up its victim's sessions).
-        user = self.current_user
-        if not await ensure_async(self.authorizer.is_authorized(self, user, "execute",
-                                                                 AUTH_RESOURCE)):
+    async def may_upgrade(self) -> bool:
+        """403 when the caller may not use this route; False when Tornado will refuse the
+        upgrade anyway (``super().get`` then answers with its own status)."""
+        if not await ensure_async(self.authorizer.is_authorized(
+                self, self.current_user, self.auth_action, AUTH_RESOURCE)):
             raise web.HTTPError(403)
-        if self._upgrade_problem() is not None:
-            await super().get(session_id=session_id)  # Tornado refuses it with its own status
-            return
-        if session_id is not None:
-            self.session = self.manager.get(session_id, self.username)
-        else:
-            try:
-                self.session = await self.manager.create(self.username,
-                                                         self.get_argument("project", None))
-            except SessionError as exc:
-                raise web.HTTPError(exc.status, exc.message) from None
-            self.created_session = True
-        try:
-            await super().get(session_id=session_id)
-        finally:
-            if self.created_session and self.get_status() != 101:
-                # Not upgraded after all (a check this handler does not know about): the
-                # session was made for this connection alone.
-                await self.manager.delete(self.session.id, self.username)
+        return self._upgrade_problem() is None
 
     def _upgrade_problem(self) -> str | None:
         """Why Tornado would refuse to upgrade this request, or None (the checks of
@@ -276,6 +281,37 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHand
         if not (headers.get("Host") and headers.get("Sec-WebSocket-Key")):
             return "missing WebSocket headers"
         return None
+
+
+class LspSocketHandler(LeanSocketHandler):
+    """One LSP client: JSON-RPC messages as text frames, relayed to and from its session."""
+
+    created_session = False
+
+    @ws_authenticated
+    async def get(self, session_id: str | None = None) -> None:
+        # Everything that can refuse the connection happens here, before the upgrade, and
+        # before a session is created: a refused request must leave nothing behind (a
+        # cross-site page could otherwise use up its victim's sessions).
+        if not await self.may_upgrade():
+            await super().get(session_id=session_id)  # Tornado refuses it with its own status
+            return
+        if session_id is not None:
+            self.session = self.manager.get(session_id, self.username)
+        else:
+            try:
+                self.session = await self.manager.create(self.username,
+                                                         self.get_argument("project", None))
+            except SessionError as exc:
+                raise web.HTTPError(exc.status, exc.message) from None
+            self.created_session = True
+        try:
+            await super().get(session_id=session_id)
+        finally:
+            if self.created_session and self.get_status() != 101:
+                # Not upgraded after all (a check this handler does not know about): the
+                # session was made for this connection alone.
+                await self.manager.delete(self.session.id, self.username)
 
     def open(self, session_id: str | None = None) -> None:  # type: ignore[override]
         super().open()
@@ -332,11 +368,15 @@ class LspSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHand
         return self.write_drained()
 
     def close_session(self, code: int, reason: str) -> None:
-        self.close(code, _close_reason(reason))
+        self.close(code, close_reason(reason))
 
 
 def handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    # The console's handlers build on the classes above.
+    from .console.handlers import console_handlers
+
     return [
+        *console_handlers(_SESSION_ID),
         (r"/lean/health", HealthHandler),
         (r"/lean/projects", ProjectsHandler),
         (r"/lean/sessions/?", SessionsHandler),
