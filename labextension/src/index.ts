@@ -45,6 +45,7 @@ import { LEAN_LANGUAGE } from './jupyter/leanDetection';
 import { markdownRenderer } from './jupyter/markdown';
 import { NotebookLeanAdapter } from './jupyter/notebookAdapter';
 import { outputsPlugin } from './outputs/plugin';
+import { sessionsPlugin } from './console/plugin';
 import {
   browserSocketFactory,
   LeanServerApi,
@@ -299,4 +300,4 @@ const leanPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [languagePlugin, leanPlugin, outputsPlugin];
+export default [languagePlugin, leanPlugin, outputsPlugin, sessionsPlugin];
