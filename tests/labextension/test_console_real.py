@@ -168,6 +168,9 @@ def test_a_keystroke_storm_stays_under_the_default_rate_limit(page, real_lab: La
     path = "storm.ipynb"
     (real_lab.root / path).write_text(notebook_json(HEADER, ""))
     open_document(page, real_lab, path)
+    # The infoview asks Lean for the goals at every cursor move.
+    run_command(page, "Lean: Show Infoview")
+    expect(page.locator("#jupyter-lean-infoview")).to_be_visible()
     editor = cell(page, 1).locator(".cm-content")
     editor.click()
     measured = {}
