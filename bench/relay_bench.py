@@ -165,6 +165,9 @@ class JupyterServer:
             folder.mkdir(parents=True)
         manager: dict[str, Any] = {
             "warm_pool_size": warm_pool_size,
+            # The pipelined phase sends 20,000 requests at once: measured is the relay, not the
+            # per-session rate limit (which would answer most of them with -32003 at once).
+            "rate_limit": 0,
             "workspace_root": str(workdir / "workspaces"),
         }
         if sandbox is not None:
