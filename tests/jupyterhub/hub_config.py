@@ -1,8 +1,9 @@
 """JupyterHub configuration for tests/jupyterhub/test_hub.py (``jupyterhub -f hub_config.py``).
 
 Users alice, bob and carol, each with a single-user Jupyter server on 127.0.0.1 in which the
-jupyter-lean extension is enabled by installation. Everything machine-specific comes from
-``JLH_*`` environment variables set by the test, so this file holds no paths or secrets.
+jupyter-lean extension is enabled by installation, and dana, a Hub admin with no server.
+Everything machine-specific comes from ``JLH_*`` environment variables set by the test, so this
+file holds no paths or secrets.
 """
 
 # ruff: noqa: F821 (``c`` is provided by JupyterHub when it loads this file)
@@ -30,7 +31,9 @@ c.ConfigurableHTTPProxy.pid_file = f"{work}/proxy.pid"
 
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = os.environ["JLH_PASSWORD"]
-c.Authenticator.allowed_users = {"alice", "bob", "carol"}
+c.Authenticator.allowed_users = {"alice", "bob", "carol", "dana"}
+# dana is a Hub admin (admin:servers on every user): she may see and end anyone's Lean sessions.
+c.Authenticator.admin_users = {"dana"}
 
 # The test drives the Hub's REST API with this service's token: create users' tokens, start and
 # stop their servers.

@@ -118,6 +118,13 @@ def _new_token(hub: RunningHub, user: str) -> str:
     return str(body["token"])
 
 
+def _scoped_token(hub: RunningHub, user: str, scopes: list[str]) -> str:
+    status, body = hub.admin("POST", f"/users/{user}/tokens", {
+        "note": "jupyter-lean hub test", "expires_in": 3600, "scopes": scopes})
+    assert status in (200, 201), (status, body)
+    return str(body["token"])
+
+
 def _processes_marked(marker: str) -> list[int]:
     """Processes whose environment carries the test's marker: everything the Hub started."""
     found = []
@@ -255,3 +262,24 @@ async def test_stopping_a_server_from_the_hub_leaves_no_lean_behind(hub: Running
     assert status in (202, 204), (status, body)
     _poll(lambda: not any(process_alive(pid) for pid in pids), "carol's Lean servers ending", hub,
           deadline=30)
+
+
+async def test_a_hub_admin_sees_and_ends_another_users_sessions(hub: RunningHub) -> None:
+    """The console's admin view under a real Hub: a token with `admin:servers` for alice lists and
+    ends alice's Lean sessions with ?all=1; alice's own token may not use ?all=1."""
+    status, created = await _fetch(hub, "/user/alice/lean/sessions", hub.tokens["alice"],
+                                   "POST", "{}")
+    assert status == 201
+    hub.lean_pids.append(created["pid"])
+    admin = _scoped_token(hub, "dana", ["access:servers!user=alice",
+                                        "admin:servers!user=alice"])
+    status, everyone = await _fetch(hub, "/user/alice/lean/sessions?all=1", admin)
+    assert status == 200 and created["id"] in {s["id"] for s in everyone}
+    assert (await _fetch(hub, "/user/alice/lean/sessions?all=1", hub.tokens["alice"]))[0] == 403
+    status, _ = await _fetch(hub, f"/user/alice/lean/sessions/{created['id']}?all=1", admin,
+                             "DELETE")
+    assert status == 204
+    assert not process_alive(created["pid"])
+    status, _ = await _fetch(hub, f"/user/alice/lean/sessions/{created['id']}",
+                             hub.tokens["alice"])
+    assert status == 404
