@@ -46,9 +46,17 @@ class Child:
     SIGKILLs the whole group; it is safe to call more than once.
     """
 
-    def __init__(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None,
-                 cwd: str | os.PathLike[str] | None = None, log_path: Path,
-                 stop_signal: signal.Signals = signal.SIGTERM, grace: float = 15.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        log_path: Path,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        grace: float = 15.0,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -56,8 +64,13 @@ class Child:
         self.grace = grace
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
-            self.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            self.argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.pgid = self.proc.pid
 
@@ -87,13 +100,21 @@ class Child:
         return self.proc.returncode
 
 
-def run_captured(argv: Sequence[str], *, env: dict[str, str], timeout: float
-                 ) -> tuple[int | None, str, str]:
+def run_captured(
+    argv: Sequence[str], *, env: dict[str, str], timeout: float
+) -> tuple[int | None, str, str]:
     """Run to completion in its own process group; on timeout the whole group is killed.
 
     Returns (exit code or None on timeout, stdout, stderr)."""
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
         return proc.returncode, out, err
@@ -107,8 +128,14 @@ def run_captured(argv: Sequence[str], *, env: dict[str, str], timeout: float
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def http(method: str, url: str, *, token: str | None = None, body: bytes | None = None,
-         timeout: float = 10.0) -> tuple[int, bytes]:
+def http(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
     """(status, body) of one HTTP request; HTTP error statuses are returned, not raised."""
     request = urllib.request.Request(url, data=body, method=method)
     if token:
@@ -122,9 +149,15 @@ def http(method: str, url: str, *, token: str | None = None, body: bytes | None 
         return exc.code, exc.read()
 
 
-def wait_until(what: str, check: Callable[[], Any], *, deadline_s: float,
-               alive: Callable[[], bool] | None = None, interval_s: float = 0.02,
-               on_fail: Callable[[], str] | None = None) -> Any:
+def wait_until(
+    what: str,
+    check: Callable[[], Any],
+    *,
+    deadline_s: float,
+    alive: Callable[[], bool] | None = None,
+    interval_s: float = 0.02,
+    on_fail: Callable[[], str] | None = None,
+) -> Any:
     """Poll ``check`` until it returns something truthy; TimeoutError after ``deadline_s``
     (RuntimeError at once if ``alive`` says the process behind it died)."""
     end = time.monotonic() + deadline_s
@@ -141,8 +174,9 @@ def wait_until(what: str, check: Callable[[], Any], *, deadline_s: float,
             raise RuntimeError(f"{what}: the process exited before it was ready\n{detail}")
         if time.monotonic() > end:
             detail = on_fail() if on_fail else ""
-            raise TimeoutError(f"{what}: not ready after {deadline_s:.0f} s"
-                               f" (last error: {last_error})\n{detail}")
+            raise TimeoutError(
+                f"{what}: not ready after {deadline_s:.0f} s (last error: {last_error})\n{detail}"
+            )
         time.sleep(interval_s)
 
 
@@ -188,12 +222,15 @@ def kill_pids(lines: Iterable[str]) -> None:
             os.kill(int(line.split()[0]), signal.SIGKILL)
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]],
-                   align: Sequence[str] | None = None) -> str:
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None
+) -> str:
     """A GitHub Markdown table; ``align`` holds "l" or "r" per column."""
     align = align or ["l"] + ["r"] * (len(header) - 1)
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+    ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 

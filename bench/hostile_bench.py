@@ -74,8 +74,10 @@ def start_server(workdir: Path, marker: str) -> tuple[Child, int, str]:
         folder.mkdir(parents=True)
     standin = shlex.join([PYTHON, str(STANDIN), "-Dserver.reportDelayMs=10"])
     # One command for every project: the sink project's "Lean" swallows its input.
-    command = (f'if [ "$(basename "$PWD")" = {SINK_PROJECT} ]; then exec cat >/dev/null; '
-               f"else exec {standin}; fi")
+    command = (
+        f'if [ "$(basename "$PWD")" = {SINK_PROJECT} ]; then exec cat >/dev/null; '
+        f"else exec {standin}; fi"
+    )
     lines = [
         "c.ServerApp.ip = '127.0.0.1'",
         f"c.ServerApp.port = {port}",
@@ -92,15 +94,29 @@ def start_server(workdir: Path, marker: str) -> tuple[Child, int, str]:
         f"c.LeanSessionManager.lean_command = ['sh', '-c', {command!r}]",
     ]
     (config_dir / "jupyter_server_config.py").write_text("\n".join(lines) + "\n")
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir),
-               JUPYTER_RUNTIME_DIR=str(runtime_dir), **{RUN_MARKER_VAR: marker})
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(config_dir),
+        JUPYTER_RUNTIME_DIR=str(runtime_dir),
+        **{RUN_MARKER_VAR: marker},
+    )
     env.pop("JUPYTER_LEAN_COMMAND", None)
-    child = Child("jupyter server", [PYTHON, "-m", "jupyter_server"], env=env, cwd=root,
-                  log_path=workdir / "server.log", grace=30.0)
+    child = Child(
+        "jupyter server",
+        [PYTHON, "-m", "jupyter_server"],
+        env=env,
+        cwd=root,
+        log_path=workdir / "server.log",
+        grace=30.0,
+    )
     base = f"http://127.0.0.1:{port}"
-    wait_until("jupyter server", lambda: http("GET", f"{base}/lean/health",
-                                              token=token)[0] == 200,
-               deadline_s=90, alive=lambda: child.alive, on_fail=child.log_tail)
+    wait_until(
+        "jupyter server",
+        lambda: http("GET", f"{base}/lean/health", token=token)[0] == 200,
+        deadline_s=90,
+        alive=lambda: child.alive,
+        on_fail=child.log_tail,
+    )
     return child, port, token
 
 
@@ -126,28 +142,59 @@ def _big_frame(size: int) -> str:
 # -- the attacker (a child process) ---------------------------------------------------------
 
 
-def attack(phase: str, port: int, token: str, seconds: float, frame_size: int,
-           max_frames: int, root: str) -> None:
+def attack(
+    phase: str, port: int, token: str, seconds: float, frame_size: int, max_frames: int, root: str
+) -> None:
     url = f"ws://127.0.0.1:{port}/lean/lsp?project={SINK_PROJECT}&token={token}"
     deadline = time.monotonic() + seconds
     with sync_connect(url, max_size=None, open_timeout=30, close_timeout=1) as ws:
         ws.recv(timeout=30)
-        ws.send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                            "params": {"capabilities": {}}}))
+        ws.send(
+            json.dumps(
+                {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}}
+            )
+        )
         uri = (Path(root) / SINK_PROJECT / "Attack.lean").as_uri()
         sent = 0
         if phase == "didchange":
-            ws.send(json.dumps({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1,
-                                 "text": "\n" * LINES}}}))
-            edit = {"range": {"start": {"line": LINES, "character": 0},
-                              "end": {"line": LINES, "character": 0}}, "text": "x"}
+            ws.send(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "textDocument/didOpen",
+                        "params": {
+                            "textDocument": {
+                                "uri": uri,
+                                "languageId": "lean4",
+                                "version": 1,
+                                "text": "\n" * LINES,
+                            }
+                        },
+                    }
+                )
+            )
+            edit = {
+                "range": {
+                    "start": {"line": LINES, "character": 0},
+                    "end": {"line": LINES, "character": 0},
+                },
+                "text": "x",
+            }
             version = 1
             while time.monotonic() < deadline and not (max_frames and sent >= max_frames):
                 version += 1
-                ws.send(json.dumps({"jsonrpc": "2.0", "method": "textDocument/didChange",
-                                    "params": {"textDocument": {"uri": uri, "version": version},
-                                               "contentChanges": [edit] * EDITS}}))
+                ws.send(
+                    json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "method": "textDocument/didChange",
+                            "params": {
+                                "textDocument": {"uri": uri, "version": version},
+                                "contentChanges": [edit] * EDITS,
+                            },
+                        }
+                    )
+                )
                 sent += 1
                 time.sleep(0.01)
         elif phase == "big-frames":
@@ -162,20 +209,21 @@ def attack(phase: str, port: int, token: str, seconds: float, frame_size: int,
 # -- the bystander --------------------------------------------------------------------------
 
 
-async def bystander(port: int, token: str, root: Path, seconds: float,
-                    attacker: list[str]) -> tuple[list[float], str]:
+async def bystander(
+    port: int, token: str, root: Path, seconds: float, attacker: list[str]
+) -> tuple[list[float], str]:
     url = f"ws://127.0.0.1:{port}/lean/lsp?project=default&token={token}"
     async with connect(url, max_size=None, compression=None, ping_interval=None) as ws:
-        ws.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP,
-                                                          socket.TCP_NODELAY, 1)
+        ws.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await ws.recv()
         next_id = 0
 
         async def call(method: str, params: Any) -> Any:
             nonlocal next_id
             next_id += 1
-            await ws.send(json.dumps({"jsonrpc": "2.0", "id": next_id, "method": method,
-                                      "params": params}))
+            await ws.send(
+                json.dumps({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params})
+            )
             while True:
                 message = json.loads(await ws.recv())
                 if message.get("id") == next_id and "method" not in message:
@@ -184,10 +232,22 @@ async def bystander(port: int, token: str, root: Path, seconds: float,
         await call("initialize", {"processId": None, "capabilities": {}})
         await ws.send(json.dumps({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
         uri = (root / "Bystander.lean").as_uri()
-        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "textDocument/didOpen",
-                                  "params": {"textDocument": {
-                                      "uri": uri, "languageId": "lean4", "version": 1,
-                                      "text": DOCUMENT}}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didOpen",
+                    "params": {
+                        "textDocument": {
+                            "uri": uri,
+                            "languageId": "lean4",
+                            "version": 1,
+                            "text": DOCUMENT,
+                        }
+                    },
+                }
+            )
+        )
         await call("textDocument/waitForDiagnostics", {"uri": uri, "version": 1})
         hover = {"textDocument": {"uri": uri}, "position": HOVER_POSITION}
         expected = await call("textDocument/hover", hover)
@@ -216,9 +276,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase")
     parser.add_argument("--phases", default=",".join(PHASES))
-    parser.add_argument("--max-frames", type=int, default=0,
-                        help="attack frames per phase at most (0 = as many as fit): code that "
-                        "takes seconds per frame would otherwise work through them for hours")
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=0,
+        help="attack frames per phase at most (0 = as many as fit): code that "
+        "takes seconds per frame would otherwise work through them for hours",
+    )
     parser.add_argument("--attacker", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.attacker:
@@ -234,15 +298,33 @@ def main() -> int:
         log(f"big frames: {frame} bytes")
         for phase in args.phases.split(","):
             log(f"phase {phase}")
-            attacker = [PYTHON, __file__, "--attacker", phase, str(port), token,
-                        str(args.seconds), str(frame), str(args.max_frames),
-                        str(workdir / "root")]
-            samples, sent = asyncio.run(bystander(port, token, workdir / "root", args.seconds,
-                                                  attacker))
+            attacker = [
+                PYTHON,
+                __file__,
+                "--attacker",
+                phase,
+                str(port),
+                token,
+                str(args.seconds),
+                str(frame),
+                str(args.max_frames),
+                str(workdir / "root"),
+            ]
+            samples, sent = asyncio.run(
+                bystander(port, token, workdir / "root", args.seconds, attacker)
+            )
             delete_sessions(port, token)
             p50, p99 = percentile_ms(samples)
-            rows.append((phase, len(samples), f"{p50:.2f}", f"{p99:.2f}",
-                         f"{max(samples):.1f}", json.loads(sent or "{}").get("frames", 0)))
+            rows.append(
+                (
+                    phase,
+                    len(samples),
+                    f"{p50:.2f}",
+                    f"{p99:.2f}",
+                    f"{max(samples):.1f}",
+                    json.loads(sent or "{}").get("frames", 0),
+                )
+            )
     except BaseException:
         log(f"failed; the server's log is in {workdir}")
         raise
@@ -250,11 +332,15 @@ def main() -> int:
         server.stop()
         kill_pids(leftovers(marker, before, [str(workdir)]))
     shutil.rmtree(workdir, ignore_errors=True)
-    print(markdown_table(["attacker", "hovers due", "p50 ms", "p99 ms", "max ms",
-                          "attack frames"],
-                         rows))
-    print(f"(big frames of {frame / (1 << 20):.1f} MiB; code: "
-          f"{os.environ.get('PYTHONPATH') or 'this checkout'})")
+    print(
+        markdown_table(
+            ["attacker", "hovers due", "p50 ms", "p99 ms", "max ms", "attack frames"], rows
+        )
+    )
+    print(
+        f"(big frames of {frame / (1 << 20):.1f} MiB; code: "
+        f"{os.environ.get('PYTHONPATH') or 'this checkout'})"
+    )
     return 0
 
 

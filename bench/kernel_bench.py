@@ -75,29 +75,45 @@ def bytes_logged(log_path: Path) -> int:
 async def lean_alone(cells: list[str], delay_ms: int, workdir: Path) -> list[float]:
     from jupyter_server_ext.session import InProcessClient, LeanSessionManager
 
-    manager = LeanSessionManager(lean_command=standin_argv(delay_ms), root_dir=str(workdir),
-                                 workspace_root=str(workdir / "workspaces"), idle_timeout=0)
+    manager = LeanSessionManager(
+        lean_command=standin_argv(delay_ms),
+        root_dir=str(workdir),
+        workspace_root=str(workdir / "workspaces"),
+        idle_timeout=0,
+    )
     try:
         session = await manager.create("bench")
         client = InProcessClient(session)
         await client.request("initialize", {"processId": os.getpid(), "capabilities": {}})
         client.notify("initialized", {})
         uri = (workdir / ".jupyter-lean" / "bench.lean").as_uri()
-        client.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "lean4", "version": 1, "text": ""}})
+        client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": ""}},
+        )
         await client.request("textDocument/waitForDiagnostics", {"uri": uri, "version": 1})
         samples = []
         for index, cell in enumerate(cells):
             version = index + 2
             started = time.perf_counter()
-            client.notify("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": version},
-                "contentChanges": [{"range": {"start": {"line": index, "character": 0},
-                                              "end": {"line": index, "character": 0}},
-                                    "text": cell + "\n"}],
-            })
-            await client.request("textDocument/waitForDiagnostics",
-                                 {"uri": uri, "version": version})
+            client.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [
+                        {
+                            "range": {
+                                "start": {"line": index, "character": 0},
+                                "end": {"line": index, "character": 0},
+                            },
+                            "text": cell + "\n",
+                        }
+                    ],
+                },
+            )
+            await client.request(
+                "textDocument/waitForDiagnostics", {"uri": uri, "version": version}
+            )
             samples.append((time.perf_counter() - started) * 1000)
         return samples
     finally:
@@ -116,10 +132,10 @@ def kernel(workdir: Path, env: dict[str, str], arguments: Sequence[str] = ()) ->
 
     kernels = workdir / "kernels"
     write_kernelspec(kernels / "lean4-bench", executable=sys.executable, env=env)
-    manager = KernelManager(kernel_name="lean4-bench",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
-    kernel_env = {key: value for key, value in os.environ.items()
-                  if key != "JUPYTER_LEAN_COMMAND"}
+    manager = KernelManager(
+        kernel_name="lean4-bench", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
+    )
+    kernel_env = {key: value for key, value in os.environ.items() if key != "JUPYTER_LEAN_COMMAND"}
     kernel_env["JUPYTER_CONFIG_DIR"] = str(workdir / "config")
     manager.start_kernel(cwd=str(workdir), env=kernel_env, extra_arguments=list(arguments))
     client = manager.client()
@@ -135,9 +151,18 @@ def kernel(workdir: Path, env: dict[str, str], arguments: Sequence[str] = ()) ->
 def execute(client: Any, code: str, cell_id: str | None = None) -> tuple[float, dict[str, Any]]:
     """Milliseconds from sending execute_request to receiving its execute_reply."""
     metadata = {"cellId": cell_id} if cell_id else {}
-    msg = client.session.msg("execute_request", {
-        "code": code, "silent": False, "store_history": True, "user_expressions": {},
-        "allow_stdin": False, "stop_on_error": False}, metadata=metadata)
+    msg = client.session.msg(
+        "execute_request",
+        {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        },
+        metadata=metadata,
+    )
     started = time.perf_counter()
     client.shell_channel.send(msg)
     while True:
@@ -148,16 +173,20 @@ def execute(client: Any, code: str, cell_id: str | None = None) -> tuple[float, 
     # Drain this cell's IOPub messages so they do not pile up.
     while True:
         out = client.get_iopub_msg(timeout=60)
-        if (out["parent_header"].get("msg_id") == msg["header"]["msg_id"]
-                and out["msg_type"] == "status" and out["content"]["execution_state"] == "idle"):
+        if (
+            out["parent_header"].get("msg_id") == msg["header"]["msg_id"]
+            and out["msg_type"] == "status"
+            and out["content"]["execution_state"] == "idle"
+        ):
             break
     if reply["content"]["status"] != "ok":
         raise RuntimeError(f"cell {code!r} failed: {reply['content']}")
     return elapsed, reply
 
 
-def kernel_cells(cells: list[str], samples: int, delay_ms: int, workdir: Path
-                 ) -> tuple[list[float], list[float]]:
+def kernel_cells(
+    cells: list[str], samples: int, delay_ms: int, workdir: Path
+) -> tuple[list[float], list[float]]:
     env = {"JUPYTER_LEAN_COMMAND": shlex.join(standin_argv(delay_ms))}
     with kernel(workdir, env) as client:
         execute(client, "#eval 0", "warm-up")
@@ -169,22 +198,37 @@ def kernel_cells(cells: list[str], samples: int, delay_ms: int, workdir: Path
 def notebook_run(size: int, delay_ms: int, workdir: Path) -> dict[str, Any]:
     """Run a notebook of ``size`` cells, then re-run its changed last cell; count Lean's bytes."""
     log = workdir / f"stdin-{size}.log"
-    proxy = [sys.executable, str(Path(__file__).resolve()), "--count-stdin", str(log), "--",
-             *standin_argv(delay_ms)]
+    proxy = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--count-stdin",
+        str(log),
+        "--",
+        *standin_argv(delay_ms),
+    ]
     # No sandbox here: the proxy writes its log outside any sandbox (bytes do not depend on it).
-    with kernel(workdir, {"JUPYTER_LEAN_COMMAND": shlex.join(proxy)},
-                ["--LeanSessionManager.sandbox=none"]) as client:
+    with kernel(
+        workdir, {"JUPYTER_LEAN_COMMAND": shlex.join(proxy)}, ["--LeanSessionManager.sandbox=none"]
+    ) as client:
         started = time.perf_counter()
         for index in range(size):
-            code = (f"def value{index} : Nat := {index}" if index % 2 == 0
-                    else f"#eval value{index - 1} + {index}")
+            code = (
+                f"def value{index} : Nat := {index}"
+                if index % 2 == 0
+                else f"#eval value{index - 1} + {index}"
+            )
             execute(client, code, f"cell-{index}")
         total = time.perf_counter() - started
         before = bytes_logged(log)
         rerun_ms, _ = execute(client, f"#eval value{size - 2} * 2", f"cell-{size - 1}")
         rerun_bytes = bytes_logged(log) - before
-    return {"cells": size, "run_s": total, "per_cell_ms": total * 1000 / size,
-            "rerun_ms": rerun_ms, "rerun_bytes": rerun_bytes}
+    return {
+        "cells": size,
+        "run_s": total,
+        "per_cell_ms": total * 1000 / size,
+        "rerun_ms": rerun_ms,
+        "rerun_bytes": rerun_bytes,
+    }
 
 
 REAL_PRELUDE = "prelude\ninductive N | z | s (n : N)"
@@ -194,8 +238,11 @@ def real_cells(samples: int, report_delay_ms: int | None, workdir: Path) -> list
     """Per-cell milliseconds on the real Lean; ``report_delay_ms`` None: the kernel's default."""
     config = workdir / "config"
     config.mkdir(exist_ok=True)
-    settings = (f"c.LeanSessionManager.report_delay_ms = {report_delay_ms}\n"
-                if report_delay_ms is not None else "")
+    settings = (
+        f"c.LeanSessionManager.report_delay_ms = {report_delay_ms}\n"
+        if report_delay_ms is not None
+        else ""
+    )
     (config / "jupyter_server_config.py").write_text(settings)
     with kernel(workdir, {}) as client:
         execute(client, REAL_PRELUDE, "prelude")
@@ -209,9 +256,15 @@ def real_main(samples: int, json_path: str | None) -> int:
             print(f"measuring the real Lean, report delay {label}...", file=sys.stderr)
             results[label] = real_cells(samples, delay, Path(tmp))
     print(f"## Real Lean, default settings: {samples} cells `#check N.s` after a prelude cell\n")
-    print(markdown_table(["server.reportDelayMs", "p50 ms", "p99 ms"], [
-        [label, *(f"{value:.2f}" for value in percentile_ms(samples_ms))]
-        for label, samples_ms in results.items()]))
+    print(
+        markdown_table(
+            ["server.reportDelayMs", "p50 ms", "p99 ms"],
+            [
+                [label, *(f"{value:.2f}" for value in percentile_ms(samples_ms))]
+                for label, samples_ms in results.items()
+            ],
+        )
+    )
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=1))
     return 0
@@ -227,8 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=int, default=0, help="the stand-in's report delay")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--real", action="store_true",
-                        help="per-cell latency on the real Lean, report delay 0 vs Lean's 200 ms")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="per-cell latency on the real Lean, report delay 0 vs Lean's 200 ms",
+    )
     options = parser.parse_args(args)
     if options.real:
         return real_main(options.samples, options.json)
@@ -241,37 +297,75 @@ def main(argv: list[str] | None = None) -> int:
         print("measuring the kernel...", file=sys.stderr)
         timed, empty = kernel_cells(cells, options.samples, options.delay_ms, workdir)
         print("running notebooks...", file=sys.stderr)
-        notebooks = [notebook_run(size, options.delay_ms, workdir)
-                     for size in (max(4, options.cells // 10), options.cells)]
+        notebooks = [
+            notebook_run(size, options.delay_ms, workdir)
+            for size in (max(4, options.cells // 10), options.cells)
+        ]
     lean_p50, lean_p99 = percentile_ms(lean)
     cell_p50, cell_p99 = percentile_ms(timed)
     empty_p50, empty_p99 = percentile_ms(empty)
     overhead = cell_p50 - lean_p50
-    results = {"lean_ms": lean, "cell_ms": timed, "empty_ms": empty, "notebooks": notebooks,
-               "overhead_p50_ms": overhead, "delay_ms": options.delay_ms}
-    print(f"## Kernel overhead per cell ({options.samples} cells `#eval i + 1`, stand-in report "
-          f"delay {options.delay_ms} ms)\n")
-    print(markdown_table(["what", "p50 ms", "p99 ms"], [
-        ["Lean alone: didChange + waitForDiagnostics (session layer)",
-         f"{lean_p50:.2f}", f"{lean_p99:.2f}"],
-        ["kernel: execute_request -> execute_reply", f"{cell_p50:.2f}", f"{cell_p99:.2f}"],
-        ["kernel, empty cell (Jupyter messaging only)", f"{empty_p50:.2f}", f"{empty_p99:.2f}"],
-        ["**kernel overhead** (difference of the p50s)", f"**{overhead:.2f}**", ""],
-    ]))
+    results = {
+        "lean_ms": lean,
+        "cell_ms": timed,
+        "empty_ms": empty,
+        "notebooks": notebooks,
+        "overhead_p50_ms": overhead,
+        "delay_ms": options.delay_ms,
+    }
+    print(
+        f"## Kernel overhead per cell ({options.samples} cells `#eval i + 1`, stand-in report "
+        f"delay {options.delay_ms} ms)\n"
+    )
+    print(
+        markdown_table(
+            ["what", "p50 ms", "p99 ms"],
+            [
+                [
+                    "Lean alone: didChange + waitForDiagnostics (session layer)",
+                    f"{lean_p50:.2f}",
+                    f"{lean_p99:.2f}",
+                ],
+                ["kernel: execute_request -> execute_reply", f"{cell_p50:.2f}", f"{cell_p99:.2f}"],
+                [
+                    "kernel, empty cell (Jupyter messaging only)",
+                    f"{empty_p50:.2f}",
+                    f"{empty_p99:.2f}",
+                ],
+                ["**kernel overhead** (difference of the p50s)", f"**{overhead:.2f}**", ""],
+            ],
+        )
+    )
     print("\n## Notebooks run top to bottom, then the last cell changed and re-run\n")
     header = ["cells", "run s", "per cell ms", "re-run ms", "bytes to Lean for the re-run"]
-    print(markdown_table(header, [
-        [n["cells"], f"{n['run_s']:.2f}", f"{n['per_cell_ms']:.2f}", f"{n['rerun_ms']:.2f}",
-         n["rerun_bytes"]] for n in notebooks]))
+    print(
+        markdown_table(
+            header,
+            [
+                [
+                    n["cells"],
+                    f"{n['run_s']:.2f}",
+                    f"{n['per_cell_ms']:.2f}",
+                    f"{n['rerun_ms']:.2f}",
+                    n["rerun_bytes"],
+                ]
+                for n in notebooks
+            ],
+        )
+    )
     small, big = notebooks
     growth = big["rerun_bytes"] - small["rerun_bytes"]
     overhead_ok = overhead < OVERHEAD_TARGET_MS
     bytes_ok = growth <= 8  # digits of line numbers and versions only
-    print(f"\n- overhead p50 {overhead:.2f} ms < {OVERHEAD_TARGET_MS:g} ms: "
-          f"{'PASS' if overhead_ok else 'FAIL'}")
-    print(f"- re-run bytes {small['rerun_bytes']} ({small['cells']} cells) vs {big['rerun_bytes']} "
-          f"({big['cells']} cells): {'PASS' if bytes_ok else 'FAIL'} (only the digits of line "
-          "and version numbers may differ)")
+    print(
+        f"\n- overhead p50 {overhead:.2f} ms < {OVERHEAD_TARGET_MS:g} ms: "
+        f"{'PASS' if overhead_ok else 'FAIL'}"
+    )
+    print(
+        f"- re-run bytes {small['rerun_bytes']} ({small['cells']} cells) vs {big['rerun_bytes']} "
+        f"({big['cells']} cells): {'PASS' if bytes_ok else 'FAIL'} (only the digits of line "
+        "and version numbers may differ)"
+    )
     if options.json:
         Path(options.json).write_text(json.dumps(results, indent=1))
     return 1 if options.check and not (overhead_ok and bytes_ok) else 0

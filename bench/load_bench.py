@@ -88,8 +88,9 @@ def log(message: str) -> None:
 class Server:
     """`python -m jupyter_server` with this extension, a token and its own config file."""
 
-    def __init__(self, name: str, workdir: Path, *, marker: str, sandbox: str,
-                 traits: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, workdir: Path, *, marker: str, sandbox: str, traits: dict[str, Any]
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -110,15 +111,29 @@ class Server:
             *(f"c.LeanSessionManager.{key} = {value!r}" for key, value in manager.items()),
         ]
         (config_dir / "jupyter_server_config.py").write_text("\n".join(lines) + "\n")
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir),
-                   JUPYTER_RUNTIME_DIR=str(runtime_dir), **{RUN_MARKER_VAR: marker},
-                   JUPYTER_LEAN_COMMAND=shlex.join([PYTHON, str(STANDIN),
-                                                    "-Dserver.reportDelayMs=10"]))
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(config_dir),
+            JUPYTER_RUNTIME_DIR=str(runtime_dir),
+            **{RUN_MARKER_VAR: marker},
+            JUPYTER_LEAN_COMMAND=shlex.join([PYTHON, str(STANDIN), "-Dserver.reportDelayMs=10"]),
+        )
         log(f"starting jupyter server {name!r} on port {self.port} ({manager})")
-        self.child = Child(f"jupyter server {name}", [PYTHON, "-m", "jupyter_server"], env=env,
-                           cwd=self.root, log_path=workdir / "server.log", grace=30.0)
-        wait_until(f"jupyter server {name}", self._healthy, deadline_s=SERVER_READY_S,
-                   alive=lambda: self.child.alive, on_fail=self.child.log_tail)
+        self.child = Child(
+            f"jupyter server {name}",
+            [PYTHON, "-m", "jupyter_server"],
+            env=env,
+            cwd=self.root,
+            log_path=workdir / "server.log",
+            grace=30.0,
+        )
+        wait_until(
+            f"jupyter server {name}",
+            self._healthy,
+            deadline_s=SERVER_READY_S,
+            alive=lambda: self.child.alive,
+            on_fail=self.child.log_tail,
+        )
 
     def _healthy(self) -> bool:
         status, _ = http("GET", f"{self.base}/lean/health", token=self.token, timeout=5)
@@ -190,9 +205,13 @@ class Client:
         self.closed_at: float | None = None
 
     async def open(self, index: int) -> None:
-        self.ws = await connect(self.server.ws_url("/lean/lsp?project=default"),
-                                max_size=None, compression=None, ping_interval=None,
-                                open_timeout=60)
+        self.ws = await connect(
+            self.server.ws_url("/lean/lsp?project=default"),
+            max_size=None,
+            compression=None,
+            ping_interval=None,
+            open_timeout=60,
+        )
         # The default Nagle delay would put up to 40 ms into pipelined round trips.
         sock = self.ws.transport.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -201,8 +220,17 @@ class Client:
         await self.call("initialize", {"processId": None, "capabilities": {}})
         await self.notify("initialized", {})
         self.uri = (self.server.root / f"Load{index}.lean").as_uri()
-        await self.notify("textDocument/didOpen", {"textDocument": {
-            "uri": self.uri, "languageId": "lean4", "version": 1, "text": DOCUMENT}})
+        await self.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": self.uri,
+                    "languageId": "lean4",
+                    "version": 1,
+                    "text": DOCUMENT,
+                }
+            },
+        )
         await self.call("textDocument/waitForDiagnostics", {"uri": self.uri, "version": 1})
         self.expected_hover = await self.call("textDocument/hover", self.hover_params())
 
@@ -216,8 +244,9 @@ class Client:
     async def send_request(self, method: str, params: Any) -> int:
         assert self.ws is not None
         self.next_id += 1
-        await self.ws.send(json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method,
-                                       "params": params}))
+        await self.ws.send(
+            json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        )
         return self.next_id
 
     async def receive_response(self) -> dict[str, Any]:
@@ -228,8 +257,9 @@ class Client:
             if "method" not in message:
                 return dict(message)
             if "id" in message:  # client/registerCapability and the like
-                await self.ws.send(json.dumps({"jsonrpc": "2.0", "id": message["id"],
-                                               "result": None}))
+                await self.ws.send(
+                    json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                )
 
     async def call(self, method: str, params: Any) -> Any:
         request_id = await self.send_request(method, params)
@@ -333,8 +363,10 @@ async def load_phase(server: Server, args: argparse.Namespace) -> dict[str, Any]
     rss_before = server.rss_kib()
     clients = await open_clients(server, args.sessions)
     rss_idle = server.rss_kib()
-    log(f"  RSS {rss_before / 1024:.1f} MiB before, {rss_idle / 1024:.1f} MiB with "
-        f"{args.sessions} idle sessions")
+    log(
+        f"  RSS {rss_before / 1024:.1f} MiB before, {rss_idle / 1024:.1f} MiB with "
+        f"{args.sessions} idle sessions"
+    )
     start = asyncio.Event()
     runs = [asyncio.create_task(c.load(args.requests, args.window, start)) for c in clients]
     began, cpu_began = time.perf_counter(), server.cpu_s()
@@ -345,15 +377,19 @@ async def load_phase(server: Server, args: argparse.Namespace) -> dict[str, Any]
     rss_after = server.rss_kib()
     latencies = [s for r in results for s in r.latencies_s]
     lean_pids = server.lean_pids()
-    log(f"  load done in {wall:.1f} s; stopping the server with {len(lean_pids)} Lean "
-        "processes running")
+    log(
+        f"  load done in {wall:.1f} s; stopping the server with {len(lean_pids)} Lean "
+        "processes running"
+    )
     stop_s, stop_left = stop_and_time(server, lean_pids)
     for client in clients:
         await client.close()
     errors = [e for r in results for e in r.errors]
     return {
-        "sessions": args.sessions, "requests_per_session": args.requests,
-        "window": args.window, "wall_s": wall,
+        "sessions": args.sessions,
+        "requests_per_session": args.requests,
+        "window": args.window,
+        "wall_s": wall,
         "answered": sum(r.answered for r in results),
         "lost": sum(r.lost for r in results),
         "reordered": sum(r.reordered for r in results),
@@ -365,9 +401,12 @@ async def load_phase(server: Server, args: argparse.Namespace) -> dict[str, Any]
         "rtt_p50_ms": percentile(latencies, 0.5) * 1000,
         "rtt_p99_ms": percentile(latencies, 0.99) * 1000,
         "rtt_max_ms": max(latencies, default=0.0) * 1000,
-        "rss_before_kib": rss_before, "rss_idle_kib": rss_idle, "rss_after_load_kib": rss_after,
+        "rss_before_kib": rss_before,
+        "rss_idle_kib": rss_idle,
+        "rss_after_load_kib": rss_after,
         "rss_per_idle_session_kib": (rss_idle - rss_before) / args.sessions,
-        "sigterm_to_all_gone_s": stop_s, "processes_left_after_stop": stop_left,
+        "sigterm_to_all_gone_s": stop_s,
+        "processes_left_after_stop": stop_left,
     }
 
 
@@ -423,10 +462,13 @@ async def cull_phase(server: Server, args: argparse.Namespace) -> dict[str, Any]
     left = sum(map(alive, lean_pids))
     server.child.stop()
     return {
-        "sessions": args.sessions, "idle_timeout_s": IDLE_TIMEOUT_S,
+        "sessions": args.sessions,
+        "idle_timeout_s": IDLE_TIMEOUT_S,
         "cull_interval_s": CULL_INTERVAL_S,
-        "all_clients_closed_s": all_closed, "close_codes": codes,
-        "sessions_list_empty_s": listed_empty, "all_lean_reaped_s": reaped,
+        "all_clients_closed_s": all_closed,
+        "close_codes": codes,
+        "sessions_list_empty_s": listed_empty,
+        "all_lean_reaped_s": reaped,
         "processes_left": left,
     }
 
@@ -438,34 +480,54 @@ def report(load: dict[str, Any], cull: dict[str, Any], sandbox: str) -> str:
     mib = 1024
     rows = [
         ["sessions (concurrent, stand-in Lean, sandbox)", f"{load['sessions']} ({sandbox})"],
-        ["requests per session (in flight at once)",
-         f"{load['requests_per_session']:,} ({load['window']})"],
-        ["answers received / lost / reordered / wrong",
-         f"{load['answered']:,} / {load['lost']} / {load['reordered']} / {load['wrong']}"],
+        [
+            "requests per session (in flight at once)",
+            f"{load['requests_per_session']:,} ({load['window']})",
+        ],
+        [
+            "answers received / lost / reordered / wrong",
+            f"{load['answered']:,} / {load['lost']} / {load['reordered']} / {load['wrong']}",
+        ],
         ["throughput, all sessions", f"{load['requests_per_s']:,.0f} requests/s"],
-        ["Jupyter server CPU during the load (share of one core; per request)",
-         f"{load['server_cpu_share']:.0%}; {load['server_cpu_us_per_request']:.0f} µs"],
-        ["round trip p50 / p99 / max",
-         f"{load['rtt_p50_ms']:.1f} / {load['rtt_p99_ms']:.1f} / {load['rtt_max_ms']:.1f} ms"],
-        ["server RSS: before / N idle sessions / after the load",
-         f"{load['rss_before_kib'] / mib:.1f} / {load['rss_idle_kib'] / mib:.1f} / "
-         f"{load['rss_after_load_kib'] / mib:.1f} MiB"],
+        [
+            "Jupyter server CPU during the load (share of one core; per request)",
+            f"{load['server_cpu_share']:.0%}; {load['server_cpu_us_per_request']:.0f} µs",
+        ],
+        [
+            "round trip p50 / p99 / max",
+            f"{load['rtt_p50_ms']:.1f} / {load['rtt_p99_ms']:.1f} / {load['rtt_max_ms']:.1f} ms",
+        ],
+        [
+            "server RSS: before / N idle sessions / after the load",
+            f"{load['rss_before_kib'] / mib:.1f} / {load['rss_idle_kib'] / mib:.1f} / "
+            f"{load['rss_after_load_kib'] / mib:.1f} MiB",
+        ],
         ["server RSS per idle session", f"{load['rss_per_idle_session_kib']:.0f} KiB"],
-        ["SIGTERM with all sessions live -> server and every Lean gone",
-         f"{load['sigterm_to_all_gone_s']:.2f} s ({load['processes_left_after_stop']} left)"],
-        [f"cull {cull['sessions']} idle sessions (idle_timeout {cull['idle_timeout_s']:g} s, "
-         f"cull_interval {cull['cull_interval_s']:g} s): last activity -> all clients closed",
-         f"{cull['all_clients_closed_s']:.2f} s (close codes {cull['close_codes']})"],
-        ["... -> GET /lean/sessions empty / every Lean reaped",
-         f"{cull['sessions_list_empty_s']:.2f} s / {cull['all_lean_reaped_s']:.2f} s "
-         f"({cull['processes_left']} left)"],
+        [
+            "SIGTERM with all sessions live -> server and every Lean gone",
+            f"{load['sigterm_to_all_gone_s']:.2f} s ({load['processes_left_after_stop']} left)",
+        ],
+        [
+            f"cull {cull['sessions']} idle sessions (idle_timeout {cull['idle_timeout_s']:g} s, "
+            f"cull_interval {cull['cull_interval_s']:g} s): last activity -> all clients closed",
+            f"{cull['all_clients_closed_s']:.2f} s (close codes {cull['close_codes']})",
+        ],
+        [
+            "... -> GET /lean/sessions empty / every Lean reaped",
+            f"{cull['sessions_list_empty_s']:.2f} s / {cull['all_lean_reaped_s']:.2f} s "
+            f"({cull['processes_left']} left)",
+        ],
     ]
     checks = [
-        ("zero lost or reordered answers",
-         load["lost"] == 0 and load["reordered"] == 0 and load["wrong"] == 0),
+        (
+            "zero lost or reordered answers",
+            load["lost"] == 0 and load["reordered"] == 0 and load["wrong"] == 0,
+        ),
         ("server RSS per idle session < 1 MiB", load["rss_per_idle_session_kib"] < 1024),
-        ("every Lean process gone after SIGTERM within 5 s",
-         load["sigterm_to_all_gone_s"] < 5 and load["processes_left_after_stop"] == 0),
+        (
+            "every Lean process gone after SIGTERM within 5 s",
+            load["sigterm_to_all_gone_s"] < 5 and load["processes_left_after_stop"] == 0,
+        ),
         ("every culled client closed with 4410", cull["close_codes"] == [4410]),
     ]
     lines = [markdown_table(["measure", "value"], rows, align=["l", "r"]), ""]
@@ -475,23 +537,36 @@ def report(load: dict[str, Any], cull: dict[str, Any], sandbox: str) -> str:
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace, workdir: Path, marker: str) -> tuple[dict[str, Any],
-                                                                             dict[str, Any]]:
+async def run(
+    args: argparse.Namespace, workdir: Path, marker: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     # rate_limit 0: the bench sends requests as fast as the relay takes them, which is what it
     # measures; the per-session limit would answer most of them with -32003 at once.
-    limits = {"max_sessions": args.sessions + 8, "max_sessions_per_user": args.sessions + 8,
-              "rate_limit": 0}
+    limits = {
+        "max_sessions": args.sessions + 8,
+        "max_sessions_per_user": args.sessions + 8,
+        "rate_limit": 0,
+    }
     log(f"phase 1: load, {args.sessions} sessions x {args.requests} requests")
-    server = Server("load", workdir / "load", marker=marker, sandbox=args.sandbox,
-                    traits={**limits, "idle_timeout": 0.0})
+    server = Server(
+        "load",
+        workdir / "load",
+        marker=marker,
+        sandbox=args.sandbox,
+        traits={**limits, "idle_timeout": 0.0},
+    )
     try:
         load = await load_phase(server, args)
     finally:
         server.child.stop()
     log(f"phase 2: culling {args.sessions} idle sessions")
-    server = Server("cull", workdir / "cull", marker=marker, sandbox=args.sandbox,
-                    traits={**limits, "idle_timeout": IDLE_TIMEOUT_S,
-                            "cull_interval": CULL_INTERVAL_S})
+    server = Server(
+        "cull",
+        workdir / "cull",
+        marker=marker,
+        sandbox=args.sandbox,
+        traits={**limits, "idle_timeout": IDLE_TIMEOUT_S, "cull_interval": CULL_INTERVAL_S},
+    )
     try:
         cull = await cull_phase(server, args)
     finally:
@@ -500,12 +575,17 @@ async def run(args: argparse.Namespace, workdir: Path, marker: str) -> tuple[dic
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--requests", type=int, default=1000, help="requests per session")
-    parser.add_argument("--window", type=int, default=8,
-                        help="requests in flight per session (1 = strictly sequential)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=8,
+        help="requests in flight per session (1 = strictly sequential)",
+    )
     parser.add_argument("--sandbox", default="none", choices=["none", "auto", "bwrap"])
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -537,4 +617,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

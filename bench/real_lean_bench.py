@@ -72,9 +72,16 @@ async def _read(stdout: asyncio.StreamReader) -> dict[str, Any]:
 async def lean_edit_to_diagnostics(lean: str, samples: int, workdir: Path) -> list[float]:
     """Lean alone, as the kernel drives it: one document, the last line replaced each time."""
     proc = await asyncio.create_subprocess_exec(
-        lean, "--server", "-Dserver.reportDelayMs=0", cwd=workdir,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, start_new_session=True, limit=1 << 24)
+        lean,
+        "--server",
+        "-Dserver.reportDelayMs=0",
+        cwd=workdir,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+        limit=1 << 24,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     uri = (workdir / "Bench.lean").as_uri()
     pending: dict[int, asyncio.Future[Any]] = {}
@@ -89,30 +96,59 @@ async def lean_edit_to_diagnostics(lean: str, samples: int, workdir: Path) -> li
 
     async def request(request_id: int, method: str, params: Any) -> None:
         pending[request_id] = asyncio.get_running_loop().create_future()
-        proc.stdin.write(_frame({"jsonrpc": "2.0", "id": request_id, "method": method,
-                                 "params": params}))
+        proc.stdin.write(
+            _frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        )
         await asyncio.wait_for(pending[request_id], 60)
 
     reader = asyncio.create_task(pump())
     try:
         await request(0, "initialize", {"processId": None, "capabilities": {}})
         proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-            "textDocument": {"uri": uri, "languageId": "lean4", "version": 1,
-                             "text": PRELUDE + CELL + "\n"}}}))
+        proc.stdin.write(
+            _frame(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didOpen",
+                    "params": {
+                        "textDocument": {
+                            "uri": uri,
+                            "languageId": "lean4",
+                            "version": 1,
+                            "text": PRELUDE + CELL + "\n",
+                        }
+                    },
+                }
+            )
+        )
         await request(1, "textDocument/waitForDiagnostics", {"uri": uri, "version": 1})
         line = PRELUDE.count("\n")
         times = []
         for version in range(2, samples + 2):
             started = time.perf_counter()
-            proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "textDocument/didChange",
-                                     "params": {"textDocument": {"uri": uri, "version": version},
-                                                "contentChanges": [{"range": {
-                                                    "start": {"line": line, "character": 0},
-                                                    "end": {"line": line + 1, "character": 0}},
-                                                    "text": CELL + "\n"}]}}))
-            await request(version, "textDocument/waitForDiagnostics",
-                          {"uri": uri, "version": version})
+            proc.stdin.write(
+                _frame(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "textDocument/didChange",
+                        "params": {
+                            "textDocument": {"uri": uri, "version": version},
+                            "contentChanges": [
+                                {
+                                    "range": {
+                                        "start": {"line": line, "character": 0},
+                                        "end": {"line": line + 1, "character": 0},
+                                    },
+                                    "text": CELL + "\n",
+                                }
+                            ],
+                        },
+                    }
+                )
+            )
+            await request(
+                version, "textDocument/waitForDiagnostics", {"uri": uri, "version": version}
+            )
             times.append((time.perf_counter() - started) * 1000)
         return times
     finally:
@@ -141,21 +177,32 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         root = workdir / "root"
         root.mkdir(parents=True)
-        argv = [sys.executable, "-m", "jupyter_server", f"--port={self.port}", "--ip=127.0.0.1",
-                "--no-browser", f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={root}",
-                f"--LeanSessionManager.workspace_root={workdir / 'workspaces'}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--port={self.port}",
+            "--ip=127.0.0.1",
+            "--no-browser",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LeanSessionManager.workspace_root={workdir / 'workspaces'}",
+        ]
         if sandbox is not None:
             argv.append(f"--LeanSessionManager.sandbox={sandbox}")
         if os.geteuid() == 0:
             argv.append("--allow-root")
         env = {k: v for k, v in os.environ.items() if k != "JUPYTER_LEAN_COMMAND"}
-        env.update(JUPYTER_CONFIG_DIR=str(workdir / "config"),
-                   JUPYTER_RUNTIME_DIR=str(workdir / "runtime"))
+        env.update(
+            JUPYTER_CONFIG_DIR=str(workdir / "config"), JUPYTER_RUNTIME_DIR=str(workdir / "runtime")
+        )
         self.child = Child("jupyter server", argv, env=env, log_path=workdir / "server.log")
-        wait_until("jupyter server", lambda: http("GET", f"{self.base}/api/status",
-                                                  token=self.token)[0] == 200,
-                   deadline_s=60, alive=lambda: self.child.alive)
+        wait_until(
+            "jupyter server",
+            lambda: http("GET", f"{self.base}/api/status", token=self.token)[0] == 200,
+            deadline_s=60,
+            alive=lambda: self.child.alive,
+        )
 
     def delete_session(self, session_id: str) -> int:
         return http("DELETE", f"{self.base}/lean/sessions/{session_id}", token=self.token)[0]
@@ -183,10 +230,16 @@ async def polling_cost(sessions: int, seconds: float, workdir: Path) -> dict[str
     tree = ["sh", "-c", "sleep 3600 & exec cat > /dev/null"]
     results: dict[str, float] = {}
     for interval in (0.0, 2.0):
-        manager = LeanSessionManager(lean_command=tree, sandbox="none", idle_timeout=0,
-                                     max_sessions=sessions, max_sessions_per_user=sessions,
-                                     usage_interval=interval, root_dir=str(workdir),
-                                     workspace_root=str(workdir / "ws"))
+        manager = LeanSessionManager(
+            lean_command=tree,
+            sandbox="none",
+            idle_timeout=0,
+            max_sessions=sessions,
+            max_sessions_per_user=sessions,
+            usage_interval=interval,
+            root_dir=str(workdir),
+            workspace_root=str(workdir / "ws"),
+        )
         try:
             for _ in range(sessions):
                 await manager.create("bench")
@@ -202,8 +255,9 @@ async def polling_cost(sessions: int, seconds: float, workdir: Path) -> dict[str
                     usage.measure(roots, {})  # type: ignore[arg-type]
                     passes.append((time.perf_counter() - started) * 1000)
                 results["pass_ms_p50"] = percentile_ms(passes)[0]
-                results["processes"] = float(sum(
-                    s.usage.processes for s in manager.live_sessions()))
+                results["processes"] = float(
+                    sum(s.usage.processes for s in manager.live_sessions())
+                )
         finally:
             await manager.shutdown()
     return results
@@ -230,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "config").mkdir()
         log("1. Lean alone: edit -> diagnostics")
         results["lean_edit_ms"] = asyncio.run(
-            lean_edit_to_diagnostics(lean, options.samples, workdir))
+            lean_edit_to_diagnostics(lean, options.samples, workdir)
+        )
         log("1. the kernel, re-running a prelude cell")
         results["kernel_cell_ms"] = kernel_cell_times(options.samples, workdir)
         log("2. spawning `lean --server` directly")
@@ -245,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
         log(f"3. usage polling with {options.sessions} sessions")
         results["polling"] = asyncio.run(
-            polling_cost(options.sessions, options.poll_seconds, workdir))
+            polling_cost(options.sessions, options.poll_seconds, workdir)
+        )
         shutil.rmtree(workdir / "ws", ignore_errors=True)
     print(report(results))
     if options.json:
@@ -258,8 +314,10 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
     spawn_p50 = percentile_ms(results["spawn_ms"])[0]
     return {
         "kernel": percentile_ms(results["kernel_cell_ms"])[0] <= lean_p50 + KERNEL_TARGET_MS,
-        **{key: percentile_ms(results[key])[0] <= spawn_p50 * CREATE_RATIO + CREATE_SLACK_MS
-           for key in ("create_ms_none", "create_ms_default")},
+        **{
+            key: percentile_ms(results[key])[0] <= spawn_p50 * CREATE_RATIO + CREATE_SLACK_MS
+            for key in ("create_ms_none", "create_ms_default")
+        },
     }
 
 
@@ -271,26 +329,46 @@ def report(results: dict[str, Any]) -> str:
     passed = targets(results)
     polling = results["polling"]
     verdict = {key: "PASS" if ok else "FAIL" for key, ok in passed.items()}
-    return "\n\n".join([
-        "## 1. A trivial prelude cell: kernel vs Lean's own edit -> diagnostics\n\n"
-        + markdown_table(["what", "p50 ms", "p99 ms"], [
-            row("Lean alone (`lean --server -Dserver.reportDelayMs=0`, stdio)", "lean_edit_ms"),
-            row("kernel: execute_request -> execute_reply", "kernel_cell_ms")])
-        + f"\n\nTarget: kernel p50 <= Lean p50 + {KERNEL_TARGET_MS:g} ms: {verdict['kernel']}",
-        "## 2. Create-to-initialized vs spawning the same Lean\n\n"
-        + markdown_table(["what", "p50 ms", "p99 ms"], [
-            row("`lean --server` spawned directly (elan's proxy)", "spawn_ms"),
-            row("WS /lean/lsp, sandbox none", "create_ms_none"),
-            row("WS /lean/lsp, default sandbox (bwrap here)", "create_ms_default")])
-        + f"\n\nTarget: <= {CREATE_RATIO:g} x direct + {CREATE_SLACK_MS:g} ms: "
-          f"none {verdict['create_ms_none']}, default {verdict['create_ms_default']}",
-        f"## 3. Measuring memory and CPU of {results.get('sessions', 'N')} sessions\n\n"
-        + markdown_table(["what", "value"], [
-            ["processes measured", f"{polling['processes']:.0f}"],
-            ["one /proc pass (p50)", f"{polling['pass_ms_p50']:.2f} ms"],
-            ["server CPU, monitor off", f"{polling['cpu_per_s_idle'] * 100:.2f} %"],
-            ["server CPU, polling every 2 s", f"{polling['cpu_per_s_polling'] * 100:.2f} %"]]),
-    ])
+    return "\n\n".join(
+        [
+            "## 1. A trivial prelude cell: kernel vs Lean's own edit -> diagnostics\n\n"
+            + markdown_table(
+                ["what", "p50 ms", "p99 ms"],
+                [
+                    row(
+                        "Lean alone (`lean --server -Dserver.reportDelayMs=0`, stdio)",
+                        "lean_edit_ms",
+                    ),
+                    row("kernel: execute_request -> execute_reply", "kernel_cell_ms"),
+                ],
+            )
+            + f"\n\nTarget: kernel p50 <= Lean p50 + {KERNEL_TARGET_MS:g} ms: {verdict['kernel']}",
+            "## 2. Create-to-initialized vs spawning the same Lean\n\n"
+            + markdown_table(
+                ["what", "p50 ms", "p99 ms"],
+                [
+                    row("`lean --server` spawned directly (elan's proxy)", "spawn_ms"),
+                    row("WS /lean/lsp, sandbox none", "create_ms_none"),
+                    row("WS /lean/lsp, default sandbox (bwrap here)", "create_ms_default"),
+                ],
+            )
+            + f"\n\nTarget: <= {CREATE_RATIO:g} x direct + {CREATE_SLACK_MS:g} ms: "
+            f"none {verdict['create_ms_none']}, default {verdict['create_ms_default']}",
+            f"## 3. Measuring memory and CPU of {results.get('sessions', 'N')} sessions\n\n"
+            + markdown_table(
+                ["what", "value"],
+                [
+                    ["processes measured", f"{polling['processes']:.0f}"],
+                    ["one /proc pass (p50)", f"{polling['pass_ms_p50']:.2f} ms"],
+                    ["server CPU, monitor off", f"{polling['cpu_per_s_idle'] * 100:.2f} %"],
+                    [
+                        "server CPU, polling every 2 s",
+                        f"{polling['cpu_per_s_polling'] * 100:.2f} %",
+                    ],
+                ],
+            ),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,11 @@ class BridgeHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self) -> None:  # type: ignore[override]
         self.process = await asyncio.create_subprocess_exec(
-            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=READ_LIMIT)
+            *self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=READ_LIMIT,
+        )
         self.relay = asyncio.ensure_future(self.relay_output(self.process))
 
     async def relay_output(self, process: asyncio.subprocess.Process) -> None:

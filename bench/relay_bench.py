@@ -116,10 +116,16 @@ class RelayRow:
         return statistics.median(values) if values else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "n_seq": self.n_seq,
-                "rtt_p50_ms": self.median("rtt_p50_ms"), "rtt_p99_ms": self.median("rtt_p99_ms"),
-                "pipelined_msgs_per_s": self.median("pipelined_msgs_per_s"),
-                "runs": self.runs, "error": self.error}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "n_seq": self.n_seq,
+            "rtt_p50_ms": self.median("rtt_p50_ms"),
+            "rtt_p99_ms": self.median("rtt_p99_ms"),
+            "pipelined_msgs_per_s": self.median("pipelined_msgs_per_s"),
+            "runs": self.runs,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -139,11 +145,20 @@ class CreateRow:
     def to_json(self) -> dict[str, Any]:
         p50, p99 = self.p50_p99(self.samples_ms)
         open_p50, _ = self.p50_p99(self.open_ms)
-        return {"key": self.key, "label": self.label, "warm": self.warm, "sandbox": self.sandbox,
-                "floor": self.floor,
-                "n": len(self.samples_ms), "p50_ms": p50, "p99_ms": p99,
-                "ws_open_p50_ms": open_p50, "samples_ms": self.samples_ms,
-                "ws_open_ms": self.open_ms, "error": self.error}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "warm": self.warm,
+            "sandbox": self.sandbox,
+            "floor": self.floor,
+            "n": len(self.samples_ms),
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "ws_open_p50_ms": open_p50,
+            "samples_ms": self.samples_ms,
+            "ws_open_ms": self.open_ms,
+            "error": self.error,
+        }
 
 
 # -- servers -----------------------------------------------------------------------------------
@@ -153,8 +168,17 @@ class JupyterServer:
     """`python -m jupyter_server` on 127.0.0.1:<free port> with a token, its own config, runtime
     and root folders under ``workdir``, this extension and jupyter-lsp (spec "echo") enabled."""
 
-    def __init__(self, name: str, workdir: Path, *, lean_argv: list[str], echo_lsp: Path,
-                 sandbox: str | None, warm_pool_size: int, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        *,
+        lean_argv: list[str],
+        echo_lsp: Path,
+        sandbox: str | None,
+        warm_pool_size: int,
+        env: dict[str, str],
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.token = secrets.token_hex(24)
@@ -190,21 +214,36 @@ class JupyterServer:
         ]
         (config_dir / "jupyter_server_config.py").write_text("\n".join(lines) + "\n")
         child_env = dict(env)
-        child_env.update({
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_RUNTIME_DIR": str(runtime_dir),
-            "JUPYTER_LEAN_COMMAND": shlex.join(lean_argv),
-        })
-        log(f"starting jupyter server {name!r} on port {self.port} "
+        child_env.update(
+            {
+                "JUPYTER_CONFIG_DIR": str(config_dir),
+                "JUPYTER_RUNTIME_DIR": str(runtime_dir),
+                "JUPYTER_LEAN_COMMAND": shlex.join(lean_argv),
+            }
+        )
+        log(
+            f"starting jupyter server {name!r} on port {self.port} "
             f"(sandbox={sandbox or 'default'}, warm_pool_size={warm_pool_size}, "
-            f"JUPYTER_LEAN_COMMAND={child_env['JUPYTER_LEAN_COMMAND']})")
+            f"JUPYTER_LEAN_COMMAND={child_env['JUPYTER_LEAN_COMMAND']})"
+        )
         started = time.monotonic()
-        self.child = Child(f"jupyter server {name}", [PYTHON, "-m", "jupyter_server"],
-                           env=child_env, cwd=root_dir, log_path=workdir / "server.log",
-                           stop_signal=signal.SIGTERM, grace=20.0)
+        self.child = Child(
+            f"jupyter server {name}",
+            [PYTHON, "-m", "jupyter_server"],
+            env=child_env,
+            cwd=root_dir,
+            log_path=workdir / "server.log",
+            stop_signal=signal.SIGTERM,
+            grace=20.0,
+        )
         self.health: dict[str, Any] = wait_until(
-            f"jupyter server {name}", self._health, deadline_s=SERVER_READY_DEADLINE_S,
-            alive=lambda: self.child.alive, interval_s=0.05, on_fail=self.child.log_tail)
+            f"jupyter server {name}",
+            self._health,
+            deadline_s=SERVER_READY_DEADLINE_S,
+            alive=lambda: self.child.alive,
+            interval_s=0.05,
+            on_fail=self.child.log_tail,
+        )
         self.startup_s = time.monotonic() - started
         self._lean_cpu_ticks = -1
         log(f"  ready after {self.startup_s:.1f} s; /lean/health: {json.dumps(self.health)}")
@@ -230,8 +269,9 @@ class JupyterServer:
         return list(json.loads(body))
 
     def delete_session(self, session_id: str) -> int:
-        status, _ = http("DELETE", f"{self.base}/lean/sessions/{session_id}", token=self.token,
-                         timeout=30)
+        status, _ = http(
+            "DELETE", f"{self.base}/lean/sessions/{session_id}", token=self.token, timeout=30
+        )
         return status
 
     def delete_all_sessions(self) -> None:
@@ -246,7 +286,7 @@ class JupyterServer:
             raise RuntimeError(f"GET /metrics: {status}")
         values: dict[str, float] = {}
         for line in body.decode().splitlines():
-            match = re.match(r'^(jupyter_lean_[a-z_]+(?:\{[^}]*\})?) ([0-9.eE+-]+)$', line)
+            match = re.match(r"^(jupyter_lean_[a-z_]+(?:\{[^}]*\})?) ([0-9.eE+-]+)$", line)
             if match:
                 values[match.group(1)] = float(match.group(2))
         return values
@@ -277,12 +317,21 @@ class RefBridge:
         self.port = free_port()
         workdir.mkdir(parents=True)
         log(f"starting ref_bridge.py on port {self.port}")
-        self.child = Child("ref_bridge", [PYTHON, str(ref_bridge), str(self.port), PYTHON,
-                                          str(echo_lsp)],
-                           env=env, log_path=workdir / "ref_bridge.log", grace=5.0)
+        self.child = Child(
+            "ref_bridge",
+            [PYTHON, str(ref_bridge), str(self.port), PYTHON, str(echo_lsp)],
+            env=env,
+            log_path=workdir / "ref_bridge.log",
+            grace=5.0,
+        )
         # Any HTTP answer (404 on /) means Tornado is listening.
-        wait_until("ref_bridge.py", lambda: http_answers(f"http://127.0.0.1:{self.port}/"),
-                   deadline_s=30, alive=lambda: self.child.alive, on_fail=self.child.log_tail)
+        wait_until(
+            "ref_bridge.py",
+            lambda: http_answers(f"http://127.0.0.1:{self.port}/"),
+            deadline_s=30,
+            alive=lambda: self.child.alive,
+            on_fail=self.child.log_tail,
+        )
 
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
@@ -294,28 +343,44 @@ class RefBridge:
 # -- measurements ------------------------------------------------------------------------------
 
 
-def ws_rtt(ws_rtt_py: Path, args: list[str], *, n_seq: int, n_pipe: int, env: dict[str, str],
-           timeout: float) -> dict[str, Any]:
+def ws_rtt(
+    ws_rtt_py: Path,
+    args: list[str],
+    *,
+    n_seq: int,
+    n_pipe: int,
+    env: dict[str, str],
+    timeout: float,
+) -> dict[str, Any]:
     """One run of ws_rtt.py; its JSON line, or {"error": ...}."""
     run_env = dict(env, N_SEQ=str(n_seq), N_PIPE=str(n_pipe))
     started = time.monotonic()
     code, out, err = run_captured([PYTHON, str(ws_rtt_py), *args], env=run_env, timeout=timeout)
     elapsed = time.monotonic() - started
     if code is None:
-        return {"error": f"ws_rtt.py timed out after {timeout:.0f} s (killed); stderr tail: "
-                         f"{err.strip()[-800:]}"}
+        return {
+            "error": f"ws_rtt.py timed out after {timeout:.0f} s (killed); stderr tail: "
+            f"{err.strip()[-800:]}"
+        }
     for line in reversed(out.strip().splitlines()):
         with contextlib.suppress(ValueError):
             result = json.loads(line)
             if isinstance(result, dict) and "rtt_p50_ms" in result:
                 result["elapsed_s"] = round(elapsed, 2)
                 return result
-    return {"error": f"ws_rtt.py exited {code} without a result; stderr tail: "
-                     f"{err.strip()[-800:]}"}
+    return {"error": f"ws_rtt.py exited {code} without a result; stderr tail: {err.strip()[-800:]}"}
 
 
-def measure_relay(row: RelayRow, ws_rtt_py: Path, args: list[str], *, n_pipe: int,
-                  env: dict[str, str], timeout: float, after: Any = None) -> None:
+def measure_relay(
+    row: RelayRow,
+    ws_rtt_py: Path,
+    args: list[str],
+    *,
+    n_pipe: int,
+    env: dict[str, str],
+    timeout: float,
+    after: Any = None,
+) -> None:
     if row.error:
         return
     log(f"measuring {row.label} (N_SEQ={row.n_seq}, N_PIPE={n_pipe})")
@@ -327,8 +392,10 @@ def measure_relay(row: RelayRow, ws_rtt_py: Path, args: list[str], *, n_pipe: in
         log(f"  ERROR: {row.error}")
         return
     row.runs.append(result)
-    log(f"  p50 {result['rtt_p50_ms']} ms, p99 {result['rtt_p99_ms']} ms, "
-        f"{result['pipelined_msgs_per_s']} msgs/s ({result['elapsed_s']} s)")
+    log(
+        f"  p50 {result['rtt_p50_ms']} ms, p99 {result['rtt_p99_ms']} ms, "
+        f"{result['pipelined_msgs_per_s']} msgs/s ({result['elapsed_s']} s)"
+    )
 
 
 async def _create_once(server: JupyterServer, timeout: float) -> tuple[float, float]:
@@ -339,13 +406,19 @@ async def _create_once(server: JupyterServer, timeout: float) -> tuple[float, fl
 
     url = f"{server.ws_base}/lean/lsp?project=default"
     headers = {"Authorization": f"token {server.token}"}
-    initialize = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                             "params": {"processId": None, "rootUri": None,
-                                        "capabilities": {}}})
+    initialize = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"processId": None, "rootUri": None, "capabilities": {}},
+        }
+    )
     session_id = None
     t0 = time.perf_counter()
-    ws = await asyncio.wait_for(connect(url, additional_headers=headers, max_size=2**26,
-                                        compression=None), timeout)
+    ws = await asyncio.wait_for(
+        connect(url, additional_headers=headers, max_size=2**26, compression=None), timeout
+    )
     try:
         t_open = time.perf_counter()
         await ws.send(initialize)
@@ -394,13 +467,24 @@ async def _spawn_once(argv: list[str], timeout: float) -> float:
 
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                "params": {"processId": None, "rootUri": None,
-                                           "capabilities": {}}}))
+        proc.stdin.write(
+            frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {"processId": None, "rootUri": None, "capabilities": {}},
+                }
+            )
+        )
         while True:
             message = await asyncio.wait_for(read(proc.stdout), timeout)
             if message.get("id") == 1 and "method" not in message:
@@ -419,8 +503,9 @@ async def _spawn_once(argv: list[str], timeout: float) -> float:
             await proc.wait()
 
 
-def measure_spawn_floor(row: CreateRow, argv: list[str], *, samples: int, warmup: int,
-                        timeout: float) -> None:
+def measure_spawn_floor(
+    row: CreateRow, argv: list[str], *, samples: int, warmup: int, timeout: float
+) -> None:
     log(f"measuring {row.label}: {warmup} warm-up + {samples} samples")
 
     async def run() -> None:
@@ -439,17 +524,23 @@ def measure_spawn_floor(row: CreateRow, argv: list[str], *, samples: int, warmup
     log(f"  p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 
 
-def measure_create(row: CreateRow, server: JupyterServer, *, samples: int, warmup: int,
-                   timeout: float) -> None:
+def measure_create(
+    row: CreateRow, server: JupyterServer, *, samples: int, warmup: int, timeout: float
+) -> None:
     log(f"measuring {row.label}: {warmup} warm-up + {samples} samples")
 
     async def run() -> None:
         for i in range(warmup + samples):
             if row.warm:
                 await asyncio.to_thread(
-                    wait_until, "warm pool refill", server.warm_pool_ready,
-                    deadline_s=POOL_READY_DEADLINE_S, alive=lambda: server.child.alive,
-                    interval_s=0.01, on_fail=server.child.log_tail)
+                    wait_until,
+                    "warm pool refill",
+                    server.warm_pool_ready,
+                    deadline_s=POOL_READY_DEADLINE_S,
+                    alive=lambda: server.child.alive,
+                    interval_s=0.01,
+                    on_fail=server.child.log_tail,
+                )
             open_ms, total_ms = await _create_once(server, timeout)
             if i >= warmup:
                 row.open_ms.append(open_ms)
@@ -477,8 +568,9 @@ def relay_table(rows: list[RelayRow], ref: RelayRow) -> str:
         if row.error and not row.runs:
             body.append([row.label, "error", "error", "error", row.error.splitlines()[0][:120]])
             continue
-        p50, p99, rate = (row.median(m) for m in
-                          ("rtt_p50_ms", "rtt_p99_ms", "pipelined_msgs_per_s"))
+        p50, p99, rate = (
+            row.median(m) for m in ("rtt_p50_ms", "rtt_p99_ms", "pipelined_msgs_per_s")
+        )
         if row is ref:
             ratio = "1 (reference)"
         elif ref_p50 and ref_rate and p50 is not None and rate is not None:
@@ -487,8 +579,9 @@ def relay_table(rows: list[RelayRow], ref: RelayRow) -> str:
             ratio = "-"
         label = row.label + (f" (N_SEQ={row.n_seq})" if row.key == "jupyter-lsp" else "")
         body.append([label, fmt_ms(p50), fmt_ms(p99), fmt_rate(rate), ratio])
-    return markdown_table(["path", "RTT p50 ms", "RTT p99 ms", "pipelined msgs/s",
-                           "ratio vs ref_bridge"], body)
+    return markdown_table(
+        ["path", "RTT p50 ms", "RTT p99 ms", "pipelined msgs/s", "ratio vs ref_bridge"], body
+    )
 
 
 def create_table(rows: list[CreateRow]) -> str:
@@ -499,14 +592,15 @@ def create_table(rows: list[CreateRow]) -> str:
         if row.error and not row.samples_ms:
             body.append([row.label, "0", "error", "error", row.error.splitlines()[0][:120]])
             continue
-        body.append([row.label, str(len(row.samples_ms)), fmt_ms(p50), fmt_ms(p99),
-                     fmt_ms(open_p50)])
-    return markdown_table(["new session", "N", "create-to-initialized p50 ms", "p99 ms",
-                           "WS open p50 ms"], body)
+        body.append(
+            [row.label, str(len(row.samples_ms)), fmt_ms(p50), fmt_ms(p99), fmt_ms(open_p50)]
+        )
+    return markdown_table(
+        ["new session", "N", "create-to-initialized p50 ms", "p99 ms", "WS open p50 ms"], body
+    )
 
 
-def targets(relay: list[RelayRow], ref: RelayRow, create: list[CreateRow]
-            ) -> list[dict[str, Any]]:
+def targets(relay: list[RelayRow], ref: RelayRow, create: list[CreateRow]) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
     ref_p50, ref_rate = ref.median("rtt_p50_ms"), ref.median("pipelined_msgs_per_s")
     for row in relay:
@@ -514,28 +608,49 @@ def targets(relay: list[RelayRow], ref: RelayRow, create: list[CreateRow]
             continue
         p50, rate = row.median("rtt_p50_ms"), row.median("pipelined_msgs_per_s")
         if p50 is None or not ref_p50:
-            checks.append({"what": f"{row.label}: RTT p50 <= {TARGET_RTT_RATIO}x ref_bridge",
-                           "value": None, "pass": False})
+            checks.append(
+                {
+                    "what": f"{row.label}: RTT p50 <= {TARGET_RTT_RATIO}x ref_bridge",
+                    "value": None,
+                    "pass": False,
+                }
+            )
         else:
-            checks.append({"what": f"{row.label}: RTT p50 <= {TARGET_RTT_RATIO}x ref_bridge",
-                           "value": f"{p50 / ref_p50:.2f}x ({fmt_ms(p50)} vs {fmt_ms(ref_p50)} ms)",
-                           "pass": p50 <= TARGET_RTT_RATIO * ref_p50})
+            checks.append(
+                {
+                    "what": f"{row.label}: RTT p50 <= {TARGET_RTT_RATIO}x ref_bridge",
+                    "value": f"{p50 / ref_p50:.2f}x ({fmt_ms(p50)} vs {fmt_ms(ref_p50)} ms)",
+                    "pass": p50 <= TARGET_RTT_RATIO * ref_p50,
+                }
+            )
         if rate is None or not ref_rate:
-            checks.append({"what": f"{row.label}: msgs/s >= {TARGET_THROUGHPUT_RATIO}x ref_bridge",
-                           "value": None, "pass": False})
+            checks.append(
+                {
+                    "what": f"{row.label}: msgs/s >= {TARGET_THROUGHPUT_RATIO}x ref_bridge",
+                    "value": None,
+                    "pass": False,
+                }
+            )
         else:
-            checks.append({"what": f"{row.label}: msgs/s >= {TARGET_THROUGHPUT_RATIO}x ref_bridge",
-                           "value": f"{rate / ref_rate:.2f}x ({fmt_rate(rate)} vs "
-                                    f"{fmt_rate(ref_rate)})",
-                           "pass": rate >= TARGET_THROUGHPUT_RATIO * ref_rate})
+            checks.append(
+                {
+                    "what": f"{row.label}: msgs/s >= {TARGET_THROUGHPUT_RATIO}x ref_bridge",
+                    "value": f"{rate / ref_rate:.2f}x ({fmt_rate(rate)} vs {fmt_rate(ref_rate)})",
+                    "pass": rate >= TARGET_THROUGHPUT_RATIO * ref_rate,
+                }
+            )
     for row in create:
         if row.floor:
             continue
         limit = TARGET_WARM_MS if row.warm else TARGET_COLD_MS
         p50, _ = row.p50_p99(row.samples_ms)
-        checks.append({"what": f"create-to-initialized p50 < {limit:g} ms, {row.label}",
-                       "value": None if p50 is None else f"{fmt_ms(p50)} ms",
-                       "pass": p50 is not None and p50 < limit})
+        checks.append(
+            {
+                "what": f"create-to-initialized p50 < {limit:g} ms, {row.label}",
+                "value": None if p50 is None else f"{fmt_ms(p50)} ms",
+                "pass": p50 is not None and p50 < limit,
+            }
+        )
     return checks
 
 
@@ -544,10 +659,22 @@ def source_version() -> str:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=True)
-        dirty = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--"],
-                               capture_output=True, timeout=10, check=False).returncode != 0
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        dirty = (
+            subprocess.run(
+                ["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            ).returncode
+            != 0
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown commit"
     return f"commit {head.stdout.strip()}" + (" + local changes" if dirty else "")
@@ -557,26 +684,48 @@ def source_version() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", metavar="DIR",
-                        help="take echo_lsp.py, ws_rtt.py and ref_bridge.py from DIR "
-                             "(default: the repository's own, in bench/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small counts (N_SEQ=300, N_PIPE=3000, JLSP_N_SEQ=50, 1 round, "
-                             "10 create samples): a smoke run, numbers noisier")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--shared",
+        metavar="DIR",
+        help="take echo_lsp.py, ws_rtt.py and ref_bridge.py from DIR "
+        "(default: the repository's own, in bench/)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small counts (N_SEQ=300, N_PIPE=3000, JLSP_N_SEQ=50, 1 round, "
+        "10 create samples): a smoke run, numbers noisier",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every result to FILE")
-    parser.add_argument("--rounds", type=int, help="relay measurements per path, interleaved; "
-                                                   "medians are reported (default 3, quick 1)")
-    parser.add_argument("--samples", type=int,
-                        help="create-to-initialized samples per row (default 50, quick 10)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds one ws_rtt.py run or one session creation may take")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=["relay", "jupyter-lsp", "bwrap", "create"],
-                        help="leave out a part (repeatable)")
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when a target is missed (default: only errors fail)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="relay measurements per path, interleaved; medians are reported (default 3, quick 1)",
+    )
+    parser.add_argument(
+        "--samples", type=int, help="create-to-initialized samples per row (default 50, quick 10)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds one ws_rtt.py run or one session creation may take",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["relay", "jupyter-lsp", "bwrap", "create"],
+        help="leave out a part (repeatable)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a target is missed (default: only errors fail)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
 
@@ -584,8 +733,9 @@ def main() -> int:
     load_before = os.getloadavg()
     bench_dir = tools_dir(args.shared)
     tools_note = "the repository's bench/" if args.shared is None else "--shared folder"
-    echo_lsp, ws_rtt_py, ref_bridge = (bench_dir / f for f in
-                                       ("echo_lsp.py", "ws_rtt.py", "ref_bridge.py"))
+    echo_lsp, ws_rtt_py, ref_bridge = (
+        bench_dir / f for f in ("echo_lsp.py", "ws_rtt.py", "ref_bridge.py")
+    )
     n_seq = int(os.environ.get("N_SEQ", 300 if args.quick else 2000))
     n_pipe = int(os.environ.get("N_PIPE", 3000 if args.quick else 20000))
     jlsp_n_seq = int(os.environ.get("JLSP_N_SEQ", min(n_seq, 50 if args.quick else 200)))
@@ -638,62 +788,125 @@ def main() -> int:
         if relay_rows:  # --skip relay leaves them all out
             ref_server = RefBridge(workdir / "ref_bridge", ref_bridge, echo_lsp, env)
             servers.append(ref_server)
-            relay_none = JupyterServer("relay-none", workdir / "relay-none",
-                                       lean_argv=[PYTHON, str(echo_lsp)], echo_lsp=echo_lsp,
-                                       sandbox="none", warm_pool_size=0, env=env)
+            relay_none = JupyterServer(
+                "relay-none",
+                workdir / "relay-none",
+                lean_argv=[PYTHON, str(echo_lsp)],
+                echo_lsp=echo_lsp,
+                sandbox="none",
+                warm_pool_size=0,
+                env=env,
+            )
             servers.append(relay_none)
             relay_default = None
             if lean_default in relay_rows:
-                relay_default = JupyterServer("relay-default", workdir / "relay-default",
-                                              lean_argv=[PYTHON, str(echo_lsp)], echo_lsp=echo_lsp,
-                                              sandbox=None, warm_pool_size=0, env=env)
+                relay_default = JupyterServer(
+                    "relay-default",
+                    workdir / "relay-default",
+                    lean_argv=[PYTHON, str(echo_lsp)],
+                    echo_lsp=echo_lsp,
+                    sandbox=None,
+                    warm_pool_size=0,
+                    env=env,
+                )
                 servers.append(relay_default)
-                lean_default.label = (f"this project /lean/lsp, default sandbox "
-                                      f"(auto: {relay_default.sandbox_in_force})")
+                lean_default.label = (
+                    f"this project /lean/lsp, default sandbox "
+                    f"(auto: {relay_default.sandbox_in_force})"
+                )
             for number in range(1, rounds + 1):
                 log(f"relay round {number}/{rounds}")
-                measure_relay(stdio, ws_rtt_py, ["stdio", PYTHON, str(echo_lsp)], n_pipe=n_pipe,
-                              env=env, timeout=args.timeout)
-                measure_relay(ref, ws_rtt_py, ["ws", ref_server.url()], n_pipe=n_pipe, env=env,
-                              timeout=args.timeout)
-                measure_relay(lean_none, ws_rtt_py, ["ws", relay_none.lean_lsp_url()],
-                              n_pipe=n_pipe, env=env, timeout=args.timeout,
-                              after=relay_none.delete_all_sessions)
+                measure_relay(
+                    stdio,
+                    ws_rtt_py,
+                    ["stdio", PYTHON, str(echo_lsp)],
+                    n_pipe=n_pipe,
+                    env=env,
+                    timeout=args.timeout,
+                )
+                measure_relay(
+                    ref,
+                    ws_rtt_py,
+                    ["ws", ref_server.url()],
+                    n_pipe=n_pipe,
+                    env=env,
+                    timeout=args.timeout,
+                )
+                measure_relay(
+                    lean_none,
+                    ws_rtt_py,
+                    ["ws", relay_none.lean_lsp_url()],
+                    n_pipe=n_pipe,
+                    env=env,
+                    timeout=args.timeout,
+                    after=relay_none.delete_all_sessions,
+                )
                 if relay_default is not None:
-                    measure_relay(lean_default, ws_rtt_py, ["ws", relay_default.lean_lsp_url()],
-                                  n_pipe=n_pipe, env=env, timeout=args.timeout,
-                                  after=relay_default.delete_all_sessions)
+                    measure_relay(
+                        lean_default,
+                        ws_rtt_py,
+                        ["ws", relay_default.lean_lsp_url()],
+                        n_pipe=n_pipe,
+                        env=env,
+                        timeout=args.timeout,
+                        after=relay_default.delete_all_sessions,
+                    )
             if jlsp in relay_rows:
-                measure_relay(jlsp, ws_rtt_py, ["ws", relay_none.jupyter_lsp_url()], n_pipe=n_pipe,
-                              env=env, timeout=args.timeout)
+                measure_relay(
+                    jlsp,
+                    ws_rtt_py,
+                    ["ws", relay_none.jupyter_lsp_url()],
+                    n_pipe=n_pipe,
+                    env=env,
+                    timeout=args.timeout,
+                )
             for server in reversed(servers):
                 server.stop()
             servers.clear()
 
         # 2. Create-to-initialized, one server per (sandbox, pool) with the stand-in as Lean.
         if "create" not in args.skip:
-            floor = CreateRow("floor", f"reference: {standin_note.split()[0]} spawned directly "
-                              "(stdio, no server, no sandbox)", warm=False, sandbox="none",
-                              floor=True)
+            floor = CreateRow(
+                "floor",
+                f"reference: {standin_note.split()[0]} spawned directly "
+                "(stdio, no server, no sandbox)",
+                warm=False,
+                sandbox="none",
+                floor=True,
+            )
             create_rows.append(floor)
-            measure_spawn_floor(floor, standin_argv, samples=samples, warmup=warmup,
-                                timeout=min(args.timeout, 60.0))
+            measure_spawn_floor(
+                floor, standin_argv, samples=samples, warmup=warmup, timeout=min(args.timeout, 60.0)
+            )
             sandboxes: list[str | None] = ["none"] + ([] if "bwrap" in args.skip else [None])
             for sandbox in sandboxes:
                 for warm in (False, True):
                     name = f"create-{'warm' if warm else 'cold'}-{sandbox or 'default'}"
-                    server = JupyterServer(name, workdir / name, lean_argv=standin_argv,
-                                           echo_lsp=echo_lsp, sandbox=sandbox,
-                                           warm_pool_size=WARM_POOL_SIZE if warm else 0, env=env)
+                    server = JupyterServer(
+                        name,
+                        workdir / name,
+                        lean_argv=standin_argv,
+                        echo_lsp=echo_lsp,
+                        sandbox=sandbox,
+                        warm_pool_size=WARM_POOL_SIZE if warm else 0,
+                        env=env,
+                    )
                     servers.append(server)
-                    sandbox_label = ('sandbox "none"' if sandbox else
-                                     f"default sandbox (auto: {server.sandbox_in_force})")
-                    label = (f"warm pool (warm_pool_size={WARM_POOL_SIZE}), {sandbox_label}"
-                             if warm else f"cold (warm_pool_size=0), {sandbox_label}")
+                    sandbox_label = (
+                        'sandbox "none"'
+                        if sandbox
+                        else f"default sandbox (auto: {server.sandbox_in_force})"
+                    )
+                    label = (
+                        f"warm pool (warm_pool_size={WARM_POOL_SIZE}), {sandbox_label}"
+                        if warm
+                        else f"cold (warm_pool_size=0), {sandbox_label}"
+                    )
                     row = CreateRow(name, label, warm, server.sandbox_in_force)
                     create_rows.append(row)
-                    measure_create(row, server, samples=samples, warmup=warmup,
-                                   timeout=min(args.timeout, 60.0))
+                    measure_create(
+                        row, server, samples=samples, warmup=warmup, timeout=min(args.timeout, 60.0)
+                    )
                     server.stop()
                     servers.remove(server)
     except Exception as exc:
@@ -728,25 +941,29 @@ def main() -> int:
     out: list[str] = []
     out.append(f"## Relay benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()})")
     out.append("")
-    out.append(f"jupyter-lean {source_version()}; "
-               f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-               f"jupyter_server {metadata.version('jupyter_server')}, "
-               f"jupyter-lsp {jlsp_version}, tornado {metadata.version('tornado')}, "
-               f"websockets {metadata.version('websockets')}. Client: ws_rtt.py with "
-               f"N_SEQ={n_seq}, N_PIPE={n_pipe}, PAYLOAD={payload}; median of {rounds} "
-               f"interleaved round(s) per path"
-               + (f" (jupyter-lsp: 1 run, N_SEQ={jlsp_n_seq})" if jlsp in relay_rows else "")
-               + f". Peer: echo_lsp.py. Tools (client, peer, ref_bridge): {tools_note}. "
-               "Load average (1 min) "
-               f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end.")
+    out.append(
+        f"jupyter-lean {source_version()}; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"jupyter_server {metadata.version('jupyter_server')}, "
+        f"jupyter-lsp {jlsp_version}, tornado {metadata.version('tornado')}, "
+        f"websockets {metadata.version('websockets')}. Client: ws_rtt.py with "
+        f"N_SEQ={n_seq}, N_PIPE={n_pipe}, PAYLOAD={payload}; median of {rounds} "
+        f"interleaved round(s) per path"
+        + (f" (jupyter-lsp: 1 run, N_SEQ={jlsp_n_seq})" if jlsp in relay_rows else "")
+        + f". Peer: echo_lsp.py. Tools (client, peer, ref_bridge): {tools_note}. "
+        "Load average (1 min) "
+        f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end."
+    )
     out.append("")
     if relay_rows:
         out.append(relay_table(relay_rows, ref))
         out.append("")
     if create_rows:
-        out.append(f"Create-to-initialized: WS /lean/lsp?project=default opened, `initialize` "
-                   f"sent, until its result arrives; Lean = {standin_note}; {warmup} warm-up "
-                   f"creations not counted; each session deleted after its sample.")
+        out.append(
+            f"Create-to-initialized: WS /lean/lsp?project=default opened, `initialize` "
+            f"sent, until its result arrives; Lean = {standin_note}; {warmup} warm-up "
+            f"creations not counted; each session deleted after its sample."
+        )
         out.append("")
         out.append(create_table(create_rows))
     out.append("")
@@ -765,22 +982,39 @@ def main() -> int:
         for label, error in errors:
             out.append(f"- {label}: {error}")
     out.append("")
-    out.append(f"Run took {elapsed:.0f} s; leftover processes: "
-               f"{'none' if not left else len(left)}.")
+    out.append(
+        f"Run took {elapsed:.0f} s; leftover processes: {'none' if not left else len(left)}."
+    )
     print("\n".join(out), flush=True)
 
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
-            "python": platform.python_version(), "cpus": os.cpu_count(),
-            "n_seq": n_seq, "n_pipe": n_pipe, "jlsp_n_seq": jlsp_n_seq, "payload": payload,
-            "rounds": rounds, "create_samples": samples, "create_warmup": warmup,
-            "lean_standin": standin_note, "elapsed_s": round(elapsed, 1),
-            "loadavg_start": load_before, "loadavg_end": load_after,
-            "relay": [r.to_json() for r in relay_rows],
-            "create": [r.to_json() for r in create_rows],
-            "targets": check_rows, "leftovers": left,
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "host": platform.node(),
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "n_seq": n_seq,
+                    "n_pipe": n_pipe,
+                    "jlsp_n_seq": jlsp_n_seq,
+                    "payload": payload,
+                    "rounds": rounds,
+                    "create_samples": samples,
+                    "create_warmup": warmup,
+                    "lean_standin": standin_note,
+                    "elapsed_s": round(elapsed, 1),
+                    "loadavg_start": load_before,
+                    "loadavg_end": load_after,
+                    "relay": [r.to_json() for r in relay_rows],
+                    "create": [r.to_json() for r in create_rows],
+                    "targets": check_rows,
+                    "leftovers": left,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         log(f"results written to {args.json}")
 
     failure = failure or bool(errors)

@@ -48,8 +48,8 @@ class StdioTransport:
     @classmethod
     async def start(cls, argv: list[str]) -> StdioTransport:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=READ_LIMIT)
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=READ_LIMIT
+        )
         return cls(process)
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -147,26 +147,34 @@ async def pipelined_rate(transport: Transport, first_id: int, count: int, payloa
     return count / (time.perf_counter() - started)
 
 
-async def measure(kind: str, target: list[str], n_seq: int, n_pipe: int,
-                  payload: str) -> dict[str, Any]:
+async def measure(
+    kind: str, target: list[str], n_seq: int, n_pipe: int, payload: str
+) -> dict[str, Any]:
     transport: Transport
     if kind == "stdio":
         transport = await StdioTransport.start(target)
     else:
         transport = await WebSocketTransport.connect(target[0])
     try:
-        await transport.send({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                              "params": {"processId": None, "rootUri": None,
-                                         "capabilities": {}}})
+        await transport.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": None, "capabilities": {}},
+            }
+        )
         checked(await transport.next_reply(), 0)
         rtts = sorted(await sequential_rtts_ms(transport, n_seq, payload))
         rate = await pipelined_rate(transport, n_seq + 1, n_pipe, payload)
     finally:
         await transport.close()
-    return {"kind": kind,
-            "rtt_p50_ms": round(statistics.median(rtts), 3),
-            "rtt_p99_ms": round(rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))], 3),
-            "pipelined_msgs_per_s": round(rate)}
+    return {
+        "kind": kind,
+        "rtt_p50_ms": round(statistics.median(rtts), 3),
+        "rtt_p99_ms": round(rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))], 3),
+        "pipelined_msgs_per_s": round(rate),
+    }
 
 
 def main(argv: list[str]) -> int:

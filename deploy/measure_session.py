@@ -48,9 +48,12 @@ class Server:
 
     async def call(self, path: str, method: str = "GET", body: Any = None) -> Any:
         response = await self.http.fetch(
-            self.base_url + path, method=method,
+            self.base_url + path,
+            method=method,
             body=None if body is None else json.dumps(body),
-            headers={"Authorization": f"token {self.token}"}, request_timeout=60)
+            headers={"Authorization": f"token {self.token}"},
+            request_timeout=60,
+        )
         return json.loads(response.body) if response.body else None
 
     async def lsp(self, session_id: str) -> WebSocketClientConnection:
@@ -59,12 +62,19 @@ class Server:
         return await websocket_connect(request, max_message_size=64 << 20)
 
 
-async def _request(ws: WebSocketClientConnection, request_id: int, method: str,
-                   params: Any, timeout: float, seen: list[dict[str, Any]]) -> dict[str, Any]:
+async def _request(
+    ws: WebSocketClientConnection,
+    request_id: int,
+    method: str,
+    params: Any,
+    timeout: float,
+    seen: list[dict[str, Any]],
+) -> dict[str, Any]:
     """Send a request and return its response; notifications received meanwhile go to
     ``seen``."""
-    await ws.write_message(json.dumps(
-        {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
+    await ws.write_message(
+        json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+    )
     deadline = time.monotonic() + timeout
     while True:
         frame = await asyncio.wait_for(ws.read_message(), max(0.01, deadline - time.monotonic()))
@@ -116,15 +126,34 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     try:
         ws = await server.lsp(session["id"])
         try:
-            await _request(ws, 1, "initialize", {"processId": None, "capabilities": {}}, 120,
-                           seen)
-            await ws.write_message(json.dumps(
-                {"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-            await ws.write_message(json.dumps({"jsonrpc": "2.0", "method":
-                "textDocument/didOpen", "params": {"textDocument": {
-                    "uri": uri, "languageId": "lean4", "version": 1, "text": text}}}))
-            await _request(ws, 2, "textDocument/waitForDiagnostics",
-                           {"uri": uri, "version": 1}, args.timeout, seen)
+            await _request(ws, 1, "initialize", {"processId": None, "capabilities": {}}, 120, seen)
+            await ws.write_message(
+                json.dumps({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+            )
+            await ws.write_message(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "textDocument/didOpen",
+                        "params": {
+                            "textDocument": {
+                                "uri": uri,
+                                "languageId": "lean4",
+                                "version": 1,
+                                "text": text,
+                            }
+                        },
+                    }
+                )
+            )
+            await _request(
+                ws,
+                2,
+                "textDocument/waitForDiagnostics",
+                {"uri": uri, "version": 1},
+                args.timeout,
+                seen,
+            )
             elaborated = time.monotonic() - started
             usage = await _settled_usage(server, session["id"], args.wait)
         finally:
@@ -143,8 +172,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def _errors(seen: list[dict[str, Any]], uri: str) -> list[str]:
     """Lean's error messages in the last diagnostics of the document (severity 1)."""
-    published = [m["params"] for m in seen if m.get("method") == "textDocument/publishDiagnostics"
-                 and m["params"].get("uri") == uri]
+    published = [
+        m["params"]
+        for m in seen
+        if m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
+    ]
     if not published:
         return []
     return [d["message"] for d in published[-1]["diagnostics"] if d.get("severity") == 1]
@@ -156,10 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", required=True, help="a token of the server's user")
     parser.add_argument("--project", default="default", help="a name from GET /lean/projects")
     parser.add_argument("--file", help="a .lean file to open (default: a small prelude document)")
-    parser.add_argument("--timeout", type=float, default=600,
-                        help="seconds Lean may take to elaborate the file")
-    parser.add_argument("--wait", type=float, default=30,
-                        help="seconds to wait for the server's measurements")
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds Lean may take to elaborate the file"
+    )
+    parser.add_argument(
+        "--wait", type=float, default=30, help="seconds to wait for the server's measurements"
+    )
     args = parser.parse_args(argv)
     result = asyncio.run(measure(args))
     json.dump(result, sys.stdout)

@@ -48,5 +48,6 @@ async def is_admin(handler: Any, action: str) -> bool:
     hub_user = getattr(user, "hub_user", None)
     if isinstance(hub_user, dict):
         return _hub_scopes_grant(handler, hub_user)
-    return bool(await ensure_async(handler.authorizer.is_authorized(
-        handler, user, action, ADMIN_RESOURCE)))
+    return bool(
+        await ensure_async(handler.authorizer.is_authorized(handler, user, action, ADMIN_RESOURCE))
+    )

@@ -45,14 +45,19 @@ def _offer_install() -> None:
             f"installed.\n  {ELAN_INSTALL}"
         )
     else:
-        print("Lean installed. New terminals find it on PATH; this launcher looks in "
-              "~/.elan/bin as well.")
+        print(
+            "Lean installed. New terminals find it on PATH; this launcher looks in "
+            "~/.elan/bin as well."
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--offer-install", action="store_true",
-                        help="offer to install Lean with elan when it is missing")
+    parser.add_argument(
+        "--offer-install",
+        action="store_true",
+        help="offer to install Lean with elan when it is missing",
+    )
     args = parser.parse_args(argv)
     found, message = lean_status()
     print(message)

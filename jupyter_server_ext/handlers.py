@@ -59,16 +59,18 @@ class LeanMixin:
         uri = _scrub_uri(self.request.uri, self.settings.get("extra_log_scrub_param_keys", []))
         return f"{self.request.method} {uri} ({self.request.remote_ip})"
 
-    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
-                      tb: TracebackType | None) -> None:
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         # Tornado's own version also logs repr(request), whose URI holds the token.
         if isinstance(value, web.HTTPError):
             message = value.get_message()
             if message:
                 gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), message)
         else:
-            app_log.error("Uncaught exception %s", self._request_summary(),
-                          exc_info=(typ, value, tb))  # type: ignore[arg-type]
+            app_log.error(
+                "Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb)
+            )  # type: ignore[arg-type]
 
     @property
     def manager(self) -> LeanSessionManager:
@@ -86,7 +88,6 @@ class LeanMixin:
         if type(self.identity_provider) in _SINGLE_PRINCIPAL_PROVIDERS:  # type: ignore[attr-defined]
             return _SERVER_OWNER
         return str(self.current_user.username)
-
 
     @property
     def for_all_users(self) -> bool:
@@ -142,13 +143,15 @@ class HealthHandler(LeanAPIHandler):
             healthy = check.ok
             if not check.ok:
                 lean["message"] = check.problem
-        self.finish({
-            "status": "ok" if healthy else "degraded",
-            "lean": lean,
-            "check": check.to_json() if check is not None else None,
-            "sandbox": sandbox,
-            "sessions": len(manager.live_sessions()),
-        })
+        self.finish(
+            {
+                "status": "ok" if healthy else "degraded",
+                "lean": lean,
+                "check": check.to_json() if check is not None else None,
+                "sandbox": sandbox,
+                "sessions": len(manager.live_sessions()),
+            }
+        )
 
     async def _cached_version(self) -> str | None:
         cache = self.settings.setdefault("lean_version_cache", {})
@@ -231,8 +234,14 @@ def close_reason(reason: str) -> str:
     return encoded.decode(errors="ignore")
 
 
-class LeanSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHandler,
-                        ExtensionHandlerMixin, JupyterHandler):
+class LeanSocketHandler(
+    LeanMixin,
+    WebSocketMixin,
+    CoalescingMixin,
+    WebSocketHandler,
+    ExtensionHandlerMixin,
+    JupyterHandler,
+):
     """What the Lean WebSockets share: authorization and Tornado's upgrade checks made before
     anything is done for the request."""
 
@@ -253,8 +262,9 @@ class LeanSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHan
     async def may_upgrade(self) -> bool:
         """403 when the caller may not use this route; False when Tornado will refuse the
         upgrade anyway (``super().get`` then answers with its own status)."""
-        if not await ensure_async(self.authorizer.is_authorized(
-                self, self.current_user, self.auth_action, AUTH_RESOURCE)):
+        if not await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, self.auth_action, AUTH_RESOURCE)
+        ):
             raise web.HTTPError(403)
         return self._upgrade_problem() is None
 
@@ -264,8 +274,9 @@ class LeanSocketHandler(LeanMixin, WebSocketMixin, CoalescingMixin, WebSocketHan
         headers = self.request.headers
         if headers.get("Upgrade", "").lower() != "websocket":
             return "not a WebSocket upgrade"
-        if "upgrade" not in {part.strip().lower()
-                             for part in headers.get("Connection", "").split(",")}:
+        if "upgrade" not in {
+            part.strip().lower() for part in headers.get("Connection", "").split(",")
+        }:
             return '"Connection" is not "Upgrade"'
         check_cross_origin = getattr(self, "_check_cross_origin", None)  # Tornado >= 6.5
         if check_cross_origin is not None:
@@ -300,8 +311,9 @@ class LspSocketHandler(LeanSocketHandler):
             self.session = self.manager.get(session_id, self.username)
         else:
             try:
-                self.session = await self.manager.create(self.username,
-                                                         self.get_argument("project", None))
+                self.session = await self.manager.create(
+                    self.username, self.get_argument("project", None)
+                )
             except SessionError as exc:
                 raise web.HTTPError(exc.status, exc.message) from None
             self.created_session = True

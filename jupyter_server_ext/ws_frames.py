@@ -114,7 +114,8 @@ class CoalescingMixin(_HandlerBase):
         buffer = getattr(stream, "_write_buffer", None)
         writer = self._coalesced_writer
         return (writer.queued_bytes() if writer is not None else 0) + (
-            len(buffer) if buffer is not None else 0)
+            len(buffer) if buffer is not None else 0
+        )
 
     def write_drained(self) -> asyncio.Future[Any]:
         """Resolves once everything sent so far has been taken by the network."""

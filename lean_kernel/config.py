@@ -45,15 +45,19 @@ def load_server_config(
         for loader_class, filename in files:
             if not os.path.isfile(filename):
                 continue
-            loader = loader_class(os.path.basename(filename), path=os.path.dirname(filename),
-                                  log=log)
+            loader = loader_class(
+                os.path.basename(filename), path=os.path.dirname(filename), log=log
+            )
             try:
                 loaded = loader.load_config()
             except ConfigFileNotFound:
                 continue
             except Exception:
-                log.warning("Skipping the Jupyter config file %s: it failed to load", filename,
-                            exc_info=True)
+                log.warning(
+                    "Skipping the Jupyter config file %s: it failed to load",
+                    filename,
+                    exc_info=True,
+                )
                 continue
             merged.merge(Config({s: loaded[s] for s in SECTIONS if s in loaded}))
     return merged
@@ -82,8 +86,13 @@ class LiveManagerConfig:
     start: a fix made in the file (another `lean_command`, `sandbox`...) is used at the next
     cell, without restarting the kernel or waiting out the pause between start attempts."""
 
-    def __init__(self, manager: Any, log: logging.Logger | logging.LoggerAdapter[Any],
-                 loaded: Config, fixed: set[str]) -> None:
+    def __init__(
+        self,
+        manager: Any,
+        log: logging.Logger | logging.LoggerAdapter[Any],
+        loaded: Config,
+        fixed: set[str],
+    ) -> None:
         self.manager = manager
         self.log = log
         self.fixed = fixed | KERNEL_OWNED  # the kernel's command line wins over the files
@@ -95,8 +104,11 @@ class LiveManagerConfig:
         section = _manager_section(load_server_config(self.log))
         if section != self.section:
             for name, value in section.items():
-                if (name in self.fixed or not self.manager.has_trait(name)
-                        or self.section.get(name) == value):
+                if (
+                    name in self.fixed
+                    or not self.manager.has_trait(name)
+                    or self.section.get(name) == value
+                ):
                     continue
                 try:
                     setattr(self.manager, name, value)

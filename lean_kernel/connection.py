@@ -107,10 +107,12 @@ class StartBackoff:
         if self.failures == 0 or remaining <= 0 or settings != self.settings:
             return None
         times = "once" if self.failures == 1 else f"{self.failures} times in a row"
-        return (f"{self.message}\nLean failed to start {times}; it is started again in "
-                f"{remaining:.0f} s at the earliest (the pause doubles with each failure), or "
-                "at once after %reset or a change of the Lean settings "
-                "(c.LeanSessionManager.* in jupyter_server_config).")
+        return (
+            f"{self.message}\nLean failed to start {times}; it is started again in "
+            f"{remaining:.0f} s at the earliest (the pause doubles with each failure), or "
+            "at once after %reset or a change of the Lean settings "
+            "(c.LeanSessionManager.* in jupyter_server_config)."
+        )
 
 
 class LeanConnection:
@@ -253,7 +255,8 @@ class LeanConnection:
             raise LeanUnavailableError(
                 f"Lean did not answer `initialize` within {self.startup_timeout:g} s "
                 f"(command: {self.describe_command()})"
-                + (f"; Lean said: {' | '.join(tail)}" if tail else "") + "."
+                + (f"; Lean said: {' | '.join(tail)}" if tail else "")
+                + "."
                 + (" Its last stderr lines:\n" + "\n".join(tail) + "\n" if tail else " ")
                 + "Raise LeanKernel.startup_timeout if the project is slow to load."
             ) from None
@@ -278,9 +281,17 @@ class LeanConnection:
     def _open(self, text: str) -> None:
         assert self.client is not None
         self.version += 1
-        self.client.notify("textDocument/didOpen", {"textDocument": {
-            "uri": self.uri, "languageId": "lean4", "version": self.version, "text": text,
-        }})
+        self.client.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": self.uri,
+                    "languageId": "lean4",
+                    "version": self.version,
+                    "text": text,
+                }
+            },
+        )
         self._is_open = True
         self.last_used = time.monotonic()
 
@@ -314,10 +325,13 @@ class LeanConnection:
         """Send ``edits`` as one didChange; returns the new version."""
         client = self._live_client()
         self.version += 1
-        client.notify("textDocument/didChange", {
-            "textDocument": {"uri": self.uri, "version": self.version},
-            "contentChanges": [edit.to_lsp() for edit in edits],
-        })
+        client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": self.uri, "version": self.version},
+                "contentChanges": [edit.to_lsp() for edit in edits],
+            },
+        )
         return self.version
 
     def reopen(self, text: str) -> int:
@@ -347,8 +361,9 @@ class LeanConnection:
         until the next edit: all the client sees is a fatal fileProgress (kind 2). A fatal
         error that is no crash (a broken header) is followed by the answer at once, so a fatal
         progress without an answer within FATAL_GRACE seconds counts as a crash."""
-        request = asyncio.ensure_future(self.request(
-            "textDocument/waitForDiagnostics", {"uri": self.uri, "version": version}))
+        request = asyncio.ensure_future(
+            self.request("textDocument/waitForDiagnostics", {"uri": self.uri, "version": version})
+        )
         fatal = asyncio.ensure_future(self._fatal_at(version))
         try:
             await asyncio.wait({request, fatal}, return_when=asyncio.FIRST_COMPLETED)
@@ -358,7 +373,8 @@ class LeanConnection:
                     tail = "; ".join(self.session.stderr_tail[-3:]) if self.session else ""
                     raise WorkerCrashed(
                         "Lean's file worker stopped with a fatal error"
-                        + (f" (its last stderr lines: {tail})" if tail else ""))
+                        + (f" (its last stderr lines: {tail})" if tail else "")
+                    )
             request.result()
         finally:
             for task in (request, fatal):
@@ -403,8 +419,10 @@ class LeanConnection:
         if method == "textDocument/publishDiagnostics" and params.get("uri") == self.uri:
             version = params.get("version")
             diagnostics = params.get("diagnostics")
-            if isinstance(version, int) and isinstance(diagnostics, list) and (
-                version >= self._diagnostics[0]
+            if (
+                isinstance(version, int)
+                and isinstance(diagnostics, list)
+                and (version >= self._diagnostics[0])
             ):
                 self._diagnostics = (version, diagnostics)
         elif method == "$/lean/fileProgress":
@@ -450,7 +468,6 @@ class LeanConnection:
             # Keep the new server: it may just be slow to re-check a long document.
             return "the Lean server was restarted (it is still checking the document)"
         return "the Lean server was restarted"
-
 
     async def _watchdog_answers(self, timeout: float) -> bool:
         """Whether Lean's watchdog still answers (a request it handles itself, not the file

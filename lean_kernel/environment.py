@@ -21,8 +21,12 @@ async def lean_version(cwd: str, timeout: float = 10.0) -> str:
         return "no `lean` on PATH or in ~/.elan/bin"
     try:
         process = await asyncio.create_subprocess_exec(
-            lean, "--version", cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            lean,
+            "--version",
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
     except OSError as exc:
         return f"`lean --version` failed: {exc}"
@@ -52,12 +56,18 @@ async def describe(kernel: LeanKernel) -> str:
     rows = [
         ("Lean", await lean_version(project_dir)),
         ("Lean server", server),
-        ("project", f"{lean.project} ({project_dir})"
-         + (", a Lake package" if has_lakefile(project_dir) else "")),
+        (
+            "project",
+            f"{lean.project} ({project_dir})"
+            + (", a Lake package" if has_lakefile(project_dir) else ""),
+        ),
         ("command", lean.describe_command()),
         ("sandbox", manager.sandbox_in_force()),
-        ("limits", f"memory {_size(manager.memory_limit)}, CPU time "
-         + (f"{manager.cpu_time_limit} s" if manager.cpu_time_limit else "none")),
+        (
+            "limits",
+            f"memory {_size(manager.memory_limit)}, CPU time "
+            + (f"{manager.cpu_time_limit} s" if manager.cpu_time_limit else "none"),
+        ),
         ("time limit per cell", f"{kernel.cell_timeout:g} s" if kernel.cell_timeout else "none"),
         ("document", f"{lean.uri} ({len(kernel.document.cells)} cells, version {lean.version})"),
     ]

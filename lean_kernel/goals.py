@@ -21,16 +21,24 @@ from .syntax import scan, sorry_offsets
 MAX_GOAL_REQUESTS = 100  # per cell: a pasted file with thousands of lines must not flood Lean
 
 
-def position_params(lean: LeanConnection, document: NotebookDocument, key: str, code: str,
-                    index: int) -> dict[str, Any]:
+def position_params(
+    lean: LeanConnection, document: NotebookDocument, key: str, code: str, index: int
+) -> dict[str, Any]:
     """`{textDocument, position}` of character ``index`` of cell ``key`` (code ``code``)."""
-    return {"textDocument": {"uri": lean.uri},
-            "position": lsp_position(document.to_document(key, code, index))}
+    return {
+        "textDocument": {"uri": lean.uri},
+        "position": lsp_position(document.to_document(key, code, index)),
+    }
 
 
 class GoalAsker:
-    def __init__(self, lean: LeanConnection, document: NotebookDocument, timeout: float,
-                 relay: RpcRelay | None = None) -> None:
+    def __init__(
+        self,
+        lean: LeanConnection,
+        document: NotebookDocument,
+        timeout: float,
+        relay: RpcRelay | None = None,
+    ) -> None:
         self.lean = lean
         self.document = document
         self.timeout = timeout
@@ -56,8 +64,11 @@ class GoalAsker:
                     column = offset - (code.rfind("\n", 0, offset) + 1)
                     title = f"Goal at sorry ({line + 1}:{column})"
                     params = position_params(self.lean, self.document, key, code, offset)
-                    interactive = None if self.relay is None else (
-                        await self.relay.goals_payload(title, params["position"]))
+                    interactive = (
+                        None
+                        if self.relay is None
+                        else (await self.relay.goals_payload(title, params["position"]))
+                    )
                     return GoalView(title, goals, interactive)
             return None
 
@@ -69,6 +80,7 @@ class GoalAsker:
         """``messages`` with the interactive goals of each "unsolved goals" message: Lean's
         goals after the block's last tactic (the end of the message's range), else at its `by`.
         The message's own text says the same without the subterms' information."""
+
         async def interactive(message: CellMessage) -> CellMessage:
             if self.relay is None or not message.unsolved_goals:
                 return message
@@ -93,15 +105,24 @@ class GoalAsker:
         ends: list[tuple[int, int]] = []  # (line number, index just after its last code char)
         offset = 0
         for number, line in enumerate(lines):
-            last = max((i for i in range(offset, offset + len(line))
-                        if scanned.is_code(i) and not code[i].isspace()), default=None)
+            last = max(
+                (
+                    i
+                    for i in range(offset, offset + len(line))
+                    if scanned.is_code(i) and not code[i].isspace()
+                ),
+                default=None,
+            )
             if last is not None:
                 ends.append((number, last + 1))
             offset += len(line) + 1
         ends = ends[:MAX_GOAL_REQUESTS]
-        results = await asyncio.gather(*(
-            self._ask("$/lean/plainGoal", key, code, end) for _, end in ends))
-        rows = [(f"{number + 1}: {lines[number].strip()}", goals)
-                for (number, _), result in zip(ends, results, strict=True)
-                if (goals := plain_goals(result)) is not None]
+        results = await asyncio.gather(
+            *(self._ask("$/lean/plainGoal", key, code, end) for _, end in ends)
+        )
+        rows = [
+            (f"{number + 1}: {lines[number].strip()}", goals)
+            for (number, _), result in zip(ends, results, strict=True)
+            if (goals := plain_goals(result)) is not None
+        ]
         return goal_table_output("Goals after each line", rows) if rows else None

@@ -25,20 +25,35 @@ class History:
         # Outputs are not kept: (input, None) when they are asked for.
         return [(SESSION, line, (source, None) if output else source) for line, source in entries]
 
-    def reply(self, access: str, *, output: bool = False, session: int | None = None,
-              start: int = 0, stop: int | None = None, n: int | None = None,
-              pattern: str | None = None, unique: bool = False) -> list[Entry]:
+    def reply(
+        self,
+        access: str,
+        *,
+        output: bool = False,
+        session: int | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        n: int | None = None,
+        pattern: str | None = None,
+        unique: bool = False,
+    ) -> list[Entry]:
         if access == "tail":
             chosen = self._entries[-n:] if n else list(self._entries)
         elif access == "range":
             if session not in (None, 0, SESSION, -1):
                 return []
-            chosen = [(line, source) for line, source in self._entries
-                      if line >= (start or 0) and (stop is None or line < stop)]
+            chosen = [
+                (line, source)
+                for line, source in self._entries
+                if line >= (start or 0) and (stop is None or line < stop)
+            ]
         elif access == "search":
             glob = pattern or "*"
-            chosen = [(line, source) for line, source in self._entries
-                      if fnmatch.fnmatchcase(source, glob)]
+            chosen = [
+                (line, source)
+                for line, source in self._entries
+                if fnmatch.fnmatchcase(source, glob)
+            ]
             if unique:
                 seen: set[str] = set()
                 kept = []

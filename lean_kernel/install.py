@@ -42,13 +42,20 @@ def write_kernelspec(
     return folder
 
 
-def install(*, user: bool = False, prefix: str | None = None, name: str = KERNEL_NAME,
-            display_name: str | None = None, executable: str | None = None) -> str:
+def install(
+    *,
+    user: bool = False,
+    prefix: str | None = None,
+    name: str = KERNEL_NAME,
+    display_name: str | None = None,
+    executable: str | None = None,
+) -> str:
     from jupyter_client.kernelspec import KernelSpecManager
 
     with tempfile.TemporaryDirectory() as tmp:
-        source = write_kernelspec(Path(tmp) / name, executable=executable,
-                                  display_name=display_name)
+        source = write_kernelspec(
+            Path(tmp) / name, executable=executable, display_name=display_name
+        )
         return KernelSpecManager().install_kernel_spec(
             str(source), name, user=user, prefix=prefix, replace=True
         )
@@ -61,17 +68,26 @@ def main(argv: list[str] | None = None) -> None:
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="for this user only")
-    where.add_argument("--sys-prefix", action="store_true",
-                       help=f"into this Python environment ({sys.prefix}); the default")
+    where.add_argument(
+        "--sys-prefix",
+        action="store_true",
+        help=f"into this Python environment ({sys.prefix}); the default",
+    )
     where.add_argument("--prefix", help="under this prefix (share/jupyter/kernels)")
     parser.add_argument("--name", default=KERNEL_NAME, help="kernel spec name (default lean4)")
     parser.add_argument("--display-name", help='name shown in Jupyter (default "Lean 4")')
-    parser.add_argument("--pin-python", action="store_true",
-                        help="run the kernel with this Python rather than the server's")
+    parser.add_argument(
+        "--pin-python",
+        action="store_true",
+        help="run the kernel with this Python rather than the server's",
+    )
     args = parser.parse_args(argv)
     prefix = args.prefix or (None if args.user else sys.prefix)
     destination = install(
-        user=args.user, prefix=prefix, name=args.name, display_name=args.display_name,
+        user=args.user,
+        prefix=prefix,
+        name=args.name,
+        display_name=args.display_name,
         executable=sys.executable if args.pin_python else None,
     )
     print(f"Installed the Lean 4 kernel spec in {destination}")

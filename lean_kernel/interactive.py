@@ -36,12 +36,14 @@ MAX_PAYLOAD_CHARS = 500_000  # a huge goal keeps its text renderings only
 
 # What the renderer may ask through the comm: reading goals and the information of their
 # subterms. The frontend can run any Lean code anyway; this keeps the relay to its purpose.
-RELAYED_METHODS = frozenset({
-    "Lean.Widget.InteractiveDiagnostics.infoToInteractive",
-    "Lean.Widget.getInteractiveGoals",
-    "Lean.Widget.getInteractiveTermGoal",
-    "Lean.Widget.getInteractiveDiagnostics",
-})
+RELAYED_METHODS = frozenset(
+    {
+        "Lean.Widget.InteractiveDiagnostics.infoToInteractive",
+        "Lean.Widget.getInteractiveGoals",
+        "Lean.Widget.getInteractiveTermGoal",
+        "Lean.Widget.getInteractiveDiagnostics",
+    }
+)
 
 
 class SessionEnded(Exception):
@@ -84,8 +86,9 @@ class RpcRelay:
     async def _connect(self) -> str | int | None:
         session = self.lean.session
         try:
-            result = await self.lean.request("$/lean/rpc/connect", {"uri": self.lean.uri},
-                                             self.timeout())
+            result = await self.lean.request(
+                "$/lean/rpc/connect", {"uri": self.lean.uri}, self.timeout()
+            )
         except (LeanRequestError, asyncio.TimeoutError, WorkerCrashed, ServerExited):
             return None
         session_id = result.get("sessionId") if isinstance(result, dict) else None
@@ -94,8 +97,9 @@ class RpcRelay:
         self._connected = _Connected(session, session_id)
         return session_id
 
-    async def call(self, method: str, params: Any, position: dict[str, int],
-                   session_id: Any = None) -> Any:
+    async def call(
+        self, method: str, params: Any, position: dict[str, int], session_id: Any = None
+    ) -> Any:
         """``$/lean/rpc/call`` in the session ``session_id`` (the current one when None).
         Raises SessionEnded when that is not the live session, LeanRequestError for Lean's
         other errors."""
@@ -103,8 +107,13 @@ class RpcRelay:
         wanted = current if session_id is None else session_id
         if current is None or wanted != current or not self.lean.ready:
             raise SessionEnded("the Lean session of this output has ended")
-        params = {"textDocument": {"uri": self.lean.uri}, "position": position,
-                  "sessionId": current, "method": method, "params": params}
+        params = {
+            "textDocument": {"uri": self.lean.uri},
+            "position": position,
+            "sessionId": current,
+            "method": method,
+            "params": params,
+        }
         try:
             return await self.lean.request("$/lean/rpc/call", params, self.timeout())
         except LeanRequestError as exc:
@@ -121,8 +130,9 @@ class RpcRelay:
         session_id, client = self.session_id, self.lean.client
         if session_id is not None and client is not None and self.lean.ready:
             with contextlib.suppress(Exception):
-                client.notify("$/lean/rpc/keepAlive", {"uri": self.lean.uri,
-                                                       "sessionId": session_id})
+                client.notify(
+                    "$/lean/rpc/keepAlive", {"uri": self.lean.uri, "sessionId": session_id}
+                )
 
     async def keep_alive_forever(self) -> None:
         while True:
@@ -131,8 +141,9 @@ class RpcRelay:
 
     # -- goals for outputs -----------------------------------------------------------------
 
-    async def goals_payload(self, title: str, position: dict[str, int],
-                            term_goal: bool = True) -> dict[str, Any] | None:
+    async def goals_payload(
+        self, title: str, position: dict[str, int], term_goal: bool = True
+    ) -> dict[str, Any] | None:
         """The MIME data of the goals at ``position`` (document coordinates): the tactic goals,
         else (``term_goal``) the expected type there; None when Lean has neither."""
         session_id = await self.connect()
@@ -177,18 +188,28 @@ class RpcRelay:
             return _ended(ident, "this output comes from another kernel")
         if method not in RELAYED_METHODS:
             return {"id": ident, "error": {"message": f"{method!r} is not relayed"}}
-        if not (isinstance(position, dict) and all(
-                isinstance(position.get(k), int) for k in ("line", "character"))):
+        if not (
+            isinstance(position, dict)
+            and all(isinstance(position.get(k), int) for k in ("line", "character"))
+        ):
             return {"id": ident, "error": {"message": "position must be {line, character}"}}
         try:
-            result = await self.call(method, request.get("params"),
-                                     {"line": position["line"], "character": position["character"]},
-                                     request.get("session"))
+            result = await self.call(
+                method,
+                request.get("params"),
+                {"line": position["line"], "character": position["character"]},
+                request.get("session"),
+            )
         except SessionEnded as exc:
             return _ended(ident, str(exc))
         except LeanRequestError as exc:
-            return {"id": ident, "error": {"code": exc.error.get("code"),
-                                           "message": str(exc.error.get("message", exc))}}
+            return {
+                "id": ident,
+                "error": {
+                    "code": exc.error.get("code"),
+                    "message": str(exc.error.get("message", exc)),
+                },
+            }
         except asyncio.TimeoutError:
             return {"id": ident, "error": {"message": "Lean did not answer in time"}}
         return {"id": ident, "result": result}

@@ -82,8 +82,13 @@ class CellRun:
         if self.silent or self.kernel.session is None:
             return
         self.published += msg_type in ("stream", "display_data", "error")
-        self.kernel.session.send(self.kernel.iopub_socket, msg_type, content, self.parent,
-                                 ident=self.kernel._topic(msg_type))
+        self.kernel.session.send(
+            self.kernel.iopub_socket,
+            msg_type,
+            content,
+            self.parent,
+            ident=self.kernel._topic(msg_type),
+        )
 
     def send_all(self, outputs: list[Output]) -> None:
         for msg_type, content in outputs:
@@ -112,23 +117,32 @@ class LeanKernel(Kernel):
     )
     help_links = [
         {"text": "Lean documentation", "url": "https://lean-lang.org/documentation/"},
-        {"text": "Theorem Proving in Lean 4",
-         "url": "https://lean-lang.org/theorem_proving_in_lean4/"},
-        {"text": "Functional Programming in Lean",
-         "url": "https://lean-lang.org/functional_programming_in_lean/"},
-        {"text": "Mathlib documentation", "url": "https://leanprover-community.github.io/mathlib4_docs/"},
+        {
+            "text": "Theorem Proving in Lean 4",
+            "url": "https://lean-lang.org/theorem_proving_in_lean4/",
+        },
+        {
+            "text": "Functional Programming in Lean",
+            "url": "https://lean-lang.org/functional_programming_in_lean/",
+        },
+        {
+            "text": "Mathlib documentation",
+            "url": "https://leanprover-community.github.io/mathlib4_docs/",
+        },
     ]
 
     cell_timeout = Float(
-        0, help="Seconds a cell may take before it is abandoned (like an interrupt); 0 = no limit. "
-        "%timeout changes it for the session."
+        0,
+        help="Seconds a cell may take before it is abandoned (like an interrupt); 0 = no limit. "
+        "%timeout changes it for the session.",
     ).tag(config=True)
     startup_timeout = Float(
         120, help="Seconds Lean may take to answer `initialize` before it counts as broken."
     ).tag(config=True)
     recover_timeout = Float(
-        10, help="Seconds Lean may take to settle after an interrupt, timeout or crash before its "
-        "file worker, then the whole server, is restarted."
+        10,
+        help="Seconds Lean may take to settle after an interrupt, timeout or crash before its "
+        "file worker, then the whole server, is restarted.",
     ).tag(config=True)
     request_timeout = Float(
         20, help="Seconds a completion, inspection or goal request may take."
@@ -139,31 +153,35 @@ class LeanKernel(Kernel):
     project = Unicode(
         "default", help="The LeanSessionManager project the kernel starts in (%project switches)."
     ).tag(config=True)
-    progress_delay = Float(
-        1.0, help="Seconds a cell runs before Lean's progress is shown."
-    ).tag(config=True)
+    progress_delay = Float(1.0, help="Seconds a cell runs before Lean's progress is shown.").tag(
+        config=True
+    )
     goals_after_tactics = Bool(
         False, help="Show the goals after every tactic line (as %goals on does)."
     ).tag(config=True)
     max_completions = Int(500, help="Most completion matches returned.").tag(config=True)
     restart_backoff = Float(
-        10, help="Seconds before a Lean that failed to start (it exited, or did not answer "
+        10,
+        help="Seconds before a Lean that failed to start (it exited, or did not answer "
         "`initialize`) is started again; the pause doubles with each failure in a row, up to "
         "5 minutes. %reset, %project or a change of the LeanSessionManager settings in the "
-        "config files retries at once."
+        "config files retries at once.",
     ).tag(config=True)
     completion_details = Int(
-        50, help="How many of the completion matches (the first ones) get their signature from "
-        "Lean (completionItem/resolve, asked in parallel); 0 = none."
+        50,
+        help="How many of the completion matches (the first ones) get their signature from "
+        "Lean (completionItem/resolve, asked in parallel); 0 = none.",
     ).tag(config=True)
     interactive_goals = Bool(
-        True, help="Give goal outputs Lean's interactive goals as well (JupyterLab shows the "
+        True,
+        help="Give goal outputs Lean's interactive goals as well (JupyterLab shows the "
         "type of a subterm on hover, asked through the comm jupyter_lean.rpc); off: text and "
-        "Markdown only."
+        "Markdown only.",
     ).tag(config=True)
     completion_detail_timeout = Float(
-        2.0, help="Seconds the signatures of completion matches may take; matches Lean has not "
-        "described by then are offered without one."
+        2.0,
+        help="Seconds the signatures of completion matches may take; matches Lean has not "
+        "described by then are offered without one.",
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -191,8 +209,11 @@ class LeanKernel(Kernel):
         if self.project not in self.manager.projects:
             self.manager.projects = {**self.manager.projects, self.project: root}
         self.live_config = LiveManagerConfig(
-            self.manager, self.log, server_config,
-            fixed=set(self.config.get("LeanSessionManager", {})))
+            self.manager,
+            self.log,
+            server_config,
+            fixed=set(self.config.get("LeanSessionManager", {})),
+        )
         self.document = NotebookDocument()
         self.lean = LeanConnection(
             self.manager,
@@ -349,24 +370,33 @@ class LeanKernel(Kernel):
             self.history.add(self.execution_count, code)
         run = CellRun(self, silent)
         try:
-            error = await self._execute(code, key if isinstance(key, str) and key else None,
-                                        metadata, run)
+            error = await self._execute(
+                code, key if isinstance(key, str) and key else None, metadata, run
+            )
         except Exception as exc:  # a kernel bug must fail the cell, not the kernel
             self.log.exception("Lean kernel: executing a cell failed")
             error = plain_error("KernelError", f"{type(exc).__name__}: {exc}")
         if error is not None:
             run.send("error", error.to_content())
-            return {"status": "error", "execution_count": self.execution_count,
-                    **error.to_content()}
-        return {"status": "ok", "execution_count": self.execution_count, "payload": [],
-                "user_expressions": {}}
+            return {
+                "status": "error",
+                "execution_count": self.execution_count,
+                **error.to_content(),
+            }
+        return {
+            "status": "ok",
+            "execution_count": self.execution_count,
+            "payload": [],
+            "user_expressions": {},
+        }
 
     def _parent_metadata(self) -> dict[str, Any]:
         metadata = self.get_parent().get("metadata")
         return metadata if isinstance(metadata, dict) else {}
 
-    async def _execute(self, code: str, key: str | None, metadata: dict[str, Any],
-                       run: CellRun) -> ErrorContent | None:
+    async def _execute(
+        self, code: str, key: str | None, metadata: dict[str, Any], run: CellRun
+    ) -> ErrorContent | None:
         calls, lean_code = split_magics(code)
         goals = self.goals_after_tactics
         for call in calls:
@@ -376,8 +406,11 @@ class LeanKernel(Kernel):
                 return plain_error("UsageError", str(exc))
             except LeanUnavailableError as exc:
                 return plain_error("LeanUnavailable", str(exc))
-        deleted = [k for k in metadata.get("deletedCells") or []
-                   if isinstance(k, str) and k in self.document]
+        deleted = [
+            k
+            for k in metadata.get("deletedCells") or []
+            if isinstance(k, str) and k in self.document
+        ]
         if key is None:
             if not lean_code.strip():
                 return None
@@ -388,8 +421,9 @@ class LeanKernel(Kernel):
         attempt = Attempt(key, existing.source if existing is not None else None)
         return await self._run_guarded(attempt, lean_code, deleted, goals, run)
 
-    async def _run_guarded(self, attempt: Attempt, lean_code: str, deleted: list[str],
-                           goals: bool, run: CellRun) -> ErrorContent | None:
+    async def _run_guarded(
+        self, attempt: Attempt, lean_code: str, deleted: list[str], goals: bool, run: CellRun
+    ) -> ErrorContent | None:
         """Check the cell under the timeout and interrupts; abandon it when either strikes."""
         timeout = self.cell_timeout
         task = asyncio.ensure_future(self._check_cell(attempt, lean_code, deleted, goals, run))
@@ -401,9 +435,13 @@ class LeanKernel(Kernel):
         if task not in done:
             task.cancel()
             await asyncio.wait({task})
-            return await self._abandon(attempt, "LeanTimeout",
-                                       f"The cell took longer than {timeout:g} s (the time limit "
-                                       "set by %timeout or LeanKernel.cell_timeout)", run)
+            return await self._abandon(
+                attempt,
+                "LeanTimeout",
+                f"The cell took longer than {timeout:g} s (the time limit "
+                "set by %timeout or LeanKernel.cell_timeout)",
+                run,
+            )
         if task.cancelled():
             return await self._abandon(attempt, "LeanInterrupted", "Interrupted", run)
         exc = task.exception()
@@ -414,11 +452,13 @@ class LeanKernel(Kernel):
         if isinstance(exc, (WorkerCrashed, ServerExited)):
             reason = str(exc).rstrip(".")
             return await self._abandon(
-                attempt, "LeanCrashed", f"Lean crashed while checking this cell: {reason}", run)
+                attempt, "LeanCrashed", f"Lean crashed while checking this cell: {reason}", run
+            )
         raise exc
 
-    async def _check_cell(self, attempt: Attempt, lean_code: str, deleted: list[str],
-                          goals: bool, run: CellRun) -> ErrorContent | None:
+    async def _check_cell(
+        self, attempt: Attempt, lean_code: str, deleted: list[str], goals: bool, run: CellRun
+    ) -> ErrorContent | None:
         lean, document = self.lean, self.document
         await lean.ensure_open(document.text)
         for notice in lean.notices:
@@ -428,8 +468,9 @@ class LeanKernel(Kernel):
         edits += document.set_cell(attempt.key, lean_code)
         attempt.applied = True
         version = lean.change(edits) if edits else lean.version
-        progress = ProgressDisplay(run.send, lambda line: self._describe_line(attempt.key, line),
-                                   self.progress_delay)
+        progress = ProgressDisplay(
+            run.send, lambda line: self._describe_line(attempt.key, line), self.progress_delay
+        )
         outputs_before = run.published
         progress.start(version)
         lean.progress_listener = progress.update
@@ -443,8 +484,9 @@ class LeanKernel(Kernel):
                 else:
                     run.send("update_display_data", progress.blank())
         messages = self._messages_of(attempt.key, diagnostics)
-        asker = GoalAsker(lean, document, self.request_timeout,
-                          self.rpc if self.interactive_goals else None)
+        asker = GoalAsker(
+            lean, document, self.request_timeout, self.rpc if self.interactive_goals else None
+        )
         messages = await asker.with_interactive(messages)
         views = await asker.at_sorries(attempt.key, lean_code)
         outputs, error = render_messages(messages, views)
@@ -478,8 +520,14 @@ class LeanKernel(Kernel):
             if located.key == key:
                 messages.append(message_from_diagnostic(diagnostic, located.line, located.column))
             elif line < header and diagnostic.get("severity") == ERROR:
-                messages.append(message_from_diagnostic(
-                    diagnostic, -1, 0, place=f"imports (line {located.line + 1} of another cell)"))
+                messages.append(
+                    message_from_diagnostic(
+                        diagnostic,
+                        -1,
+                        0,
+                        place=f"imports (line {located.line + 1} of another cell)",
+                    )
+                )
         return messages
 
     def _describe_line(self, key: str, line: int) -> str:
@@ -492,14 +540,14 @@ class LeanKernel(Kernel):
             return f"line {located.line + 1} of this cell"
         return "an earlier cell"
 
-    async def _abandon(self, attempt: Attempt, ename: str, what: str,
-                       run: CellRun) -> ErrorContent:
+    async def _abandon(self, attempt: Attempt, ename: str, what: str, run: CellRun) -> ErrorContent:
         """Take the cell's text back out of the document and make Lean answer again."""
         if not attempt.applied:
             return plain_error(ename, f"{what}. Lean had not started checking the cell.")
         edits = self.document.restore(attempt.key, attempt.previous)
         recovery = asyncio.ensure_future(
-            self.lean.recover(self.document.text, edits, self.recover_timeout))
+            self.lean.recover(self.document.text, edits, self.recover_timeout)
+        )
         self._current = recovery
         try:
             status = await recovery
@@ -511,11 +559,17 @@ class LeanKernel(Kernel):
             status = f"Lean could not be brought back ({exc}); it starts again with the next cell"
         finally:
             self._current = None
-        undone = ("its text was taken out of the Lean document" if attempt.previous is None
-                  else "the Lean document holds the cell's previous text again")
+        undone = (
+            "its text was taken out of the Lean document"
+            if attempt.previous is None
+            else "the Lean document holds the cell's previous text again"
+        )
         summary = what.split("\n", 1)[0].split("; last stderr lines")[0].rstrip(":;. ")
-        return plain_error(ename, f"{what}.\nThe cell was abandoned and {undone}; {status}.",
-                           f"{summary}; the cell was abandoned ({status})")
+        return plain_error(
+            ename,
+            f"{what}.\nThe cell was abandoned and {undone}; {status}.",
+            f"{summary}; the cell was abandoned ({status})",
+        )
 
     # -- the comm of interactive outputs ---------------------------------------------------
 
@@ -541,11 +595,11 @@ class LeanKernel(Kernel):
     def _comm_close(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
         self._rpc_comms.discard((parent.get("content") or {}).get("comm_id"))
 
-    def _send_comm(self, msg_type: str, content: dict[str, Any],
-                   parent: dict[str, Any]) -> None:
+    def _send_comm(self, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
         if self.session is not None:
-            self.session.send(self.iopub_socket, msg_type, content, parent,
-                              ident=self._topic(msg_type))
+            self.session.send(
+                self.iopub_socket, msg_type, content, parent, ident=self._topic(msg_type)
+            )
 
     # -- magics ----------------------------------------------------------------------------
 
@@ -570,8 +624,10 @@ class LeanKernel(Kernel):
             if not argument:
                 return True
             self.goals_after_tactics = parse_switch("goals", argument)
-            run.text("stdout", "Goals after each tactic line: "
-                     + ("on" if self.goals_after_tactics else "off"))
+            run.text(
+                "stdout",
+                "Goals after each tactic line: " + ("on" if self.goals_after_tactics else "off"),
+            )
         elif name == "document":
             run.text("stdout", self.document.text or "(the document is empty)")
         else:
@@ -587,8 +643,10 @@ class LeanKernel(Kernel):
     async def _project(self, argument: str) -> str:
         projects = self.manager.projects
         if not argument:
-            rows = [f"{'*' if name == self.lean.project else ' '} {name}: {path}"
-                    for name, path in sorted(projects.items())]
+            rows = [
+                f"{'*' if name == self.lean.project else ' '} {name}: {path}"
+                for name, path in sorted(projects.items())
+            ]
             return "Lean projects (* = this kernel's):\n" + "\n".join(rows)
         if argument in projects:
             name = argument
@@ -596,8 +654,11 @@ class LeanKernel(Kernel):
             # Lean code reads its project (#eval can): a folder must be one the administrator
             # configured, or inside the kernel's default project, and hold no secrets.
             try:
-                path = check_project_dir(argument, root_dir=self.manager.root_dir,
-                                         configured=self.configured_projects.values())
+                path = check_project_dir(
+                    argument,
+                    root_dir=self.manager.root_dir,
+                    configured=self.configured_projects.values(),
+                )
             except UnsafeProject as exc:
                 names = ", ".join(sorted(self.configured_projects))
                 raise UsageError(f"%project: {exc}. Configured projects: {names}") from None
@@ -608,18 +669,26 @@ class LeanKernel(Kernel):
         self.document.clear()
         self.lean.project = name
         await self.lean.ensure_open(self.document.text)
-        return (f"Lean project: {name} ({self.lean.project_dir}). The document is empty: run the "
-                "cells you need again.")
+        return (
+            f"Lean project: {name} ({self.lean.project_dir}). The document is empty: run the "
+            "cells you need again."
+        )
 
     # -- completion, inspection, is_complete, history --------------------------------------
 
-    async def _at_cursor(self, code: str, index: int, method: str,
-                         then: Callable[[Any], Awaitable[Any]] | None = None) -> Any:
+    async def _at_cursor(
+        self,
+        code: str,
+        index: int,
+        method: str,
+        then: Callable[[Any], Awaitable[Any]] | None = None,
+    ) -> Any:
         """Ask Lean ``method`` at character ``index`` of ``code``, which may not have been run:
         a cell already in the document is asked in place, other code is appended for the
         request (at the end, so Lean re-checks nothing else) and taken out again. ``then`` runs
         on the answer while the code is still in Lean's document (requests that refer back to
         that position, like completionItem/resolve) and its result is returned."""
+
         async def ask(params: dict[str, Any]) -> Any:
             result = await self.lean.request(method, params, self.request_timeout)
             return await then(result) if then is not None else result
@@ -637,7 +706,8 @@ class LeanKernel(Kernel):
         for cell in self.document.cells:
             if cell.source == lean_code:
                 return await ask(
-                    position_params(self.lean, self.document, cell.key, lean_code, index))
+                    position_params(self.lean, self.document, cell.key, lean_code, index)
+                )
         # The code's `prelude`/`import` lines stay out of the header, since a header change
         # restarts Lean's file worker (re-importing everything), unless the document is empty:
         # then there is nothing to re-check, and the first cell of a notebook, not run yet,
@@ -649,7 +719,8 @@ class LeanKernel(Kernel):
             # with the edit: waitForDiagnostics is the barrier.
             await asyncio.wait_for(self.lean.barrier(version), self.request_timeout)
             return await ask(
-                position_params(self.lean, self.document, SCRATCH_KEY, lean_code, index))
+                position_params(self.lean, self.document, SCRATCH_KEY, lean_code, index)
+            )
         finally:
             edits = self.document.remove_cells([SCRATCH_KEY])
             if self.lean.ready:
@@ -658,8 +729,13 @@ class LeanKernel(Kernel):
     async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:
         cursor = len(code) if cursor_pos is None else cursor_pos
         start = identifier_start(code, cursor)
-        reply: dict[str, Any] = {"status": "ok", "matches": [], "cursor_start": start,
-                                 "cursor_end": cursor, "metadata": {}}
+        reply: dict[str, Any] = {
+            "status": "ok",
+            "matches": [],
+            "cursor_start": start,
+            "cursor_end": cursor,
+            "metadata": {},
+        }
 
         async def described(result: Any) -> list[dict[str, Any]]:
             items = result.get("items") if isinstance(result, dict) else result
@@ -671,8 +747,13 @@ class LeanKernel(Kernel):
 
         try:
             chosen = await self._at_cursor(code, cursor, "textDocument/completion", described)
-        except (LeanUnavailableError, ServerExited, WorkerCrashed, LeanRequestError,
-                asyncio.TimeoutError) as exc:
+        except (
+            LeanUnavailableError,
+            ServerExited,
+            WorkerCrashed,
+            LeanRequestError,
+            asyncio.TimeoutError,
+        ) as exc:
             self.log.info("Lean completion failed: %s", exc)
             return reply
         reply.update(completion_reply(chosen, start, cursor))
@@ -682,35 +763,51 @@ class LeanKernel(Kernel):
         """Fill in the signature (``detail``) of the first completion_details items: Lean leaves
         it out of the completion list and gives it on completionItem/resolve. Asked in
         parallel, bounded by completion_detail_timeout; a failed one stays without."""
-        wanted = [index for index, item in enumerate(items[:max(0, self.completion_details)])
-                  if not item.get("detail") and "data" in item]
+        wanted = [
+            index
+            for index, item in enumerate(items[: max(0, self.completion_details)])
+            if not item.get("detail") and "data" in item
+        ]
         timeout = self.completion_detail_timeout
         if not wanted or timeout <= 0:
             return
         answers = await asyncio.gather(
-            *(self.lean.request("completionItem/resolve", items[index], timeout)
-              for index in wanted),
-            return_exceptions=True)
+            *(
+                self.lean.request("completionItem/resolve", items[index], timeout)
+                for index in wanted
+            ),
+            return_exceptions=True,
+        )
         for index, answer in zip(wanted, answers, strict=True):
             if isinstance(answer, dict) and isinstance(answer.get("detail"), str):
                 items[index] = {**items[index], "detail": answer["detail"]}
             elif isinstance(answer, BaseException) and not isinstance(
-                    answer, (LeanRequestError, asyncio.TimeoutError, WorkerCrashed)):
+                answer, (LeanRequestError, asyncio.TimeoutError, WorkerCrashed)
+            ):
                 raise answer
 
-    async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
-                         omit_sections: Any = ()) -> dict[str, Any]:
+    async def do_inspect(
+        self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()
+    ) -> dict[str, Any]:
         reply: dict[str, Any] = {"status": "ok", "found": False, "data": {}, "metadata": {}}
         # Jupyter puts the cursor at the end of the name (Shift+Tab after typing it); Lean's
         # hover wants a position on the name.
         at = cursor_pos
-        if not (at < len(code) and is_ident_char(code[at])) and at > 0 and is_ident_char(
-                code[at - 1]):
+        if (
+            not (at < len(code) and is_ident_char(code[at]))
+            and at > 0
+            and is_ident_char(code[at - 1])
+        ):
             at -= 1
         try:
             result = await self._at_cursor(code, at, "textDocument/hover")
-        except (LeanUnavailableError, ServerExited, WorkerCrashed, LeanRequestError,
-                asyncio.TimeoutError) as exc:
+        except (
+            LeanUnavailableError,
+            ServerExited,
+            WorkerCrashed,
+            LeanRequestError,
+            asyncio.TimeoutError,
+        ) as exc:
             self.log.info("Lean hover failed: %s", exc)
             return reply
         bundle = hover_bundle(result.get("contents")) if isinstance(result, dict) else None
@@ -721,16 +818,32 @@ class LeanKernel(Kernel):
     async def do_is_complete(self, code: str) -> dict[str, Any]:
         _, lean_code = split_magics(code)
         status, indent = completeness(lean_code)
-        return {"status": status, "indent": indent} if status == "incomplete" else {
-            "status": status}
+        return (
+            {"status": status, "indent": indent} if status == "incomplete" else {"status": status}
+        )
 
-    async def do_history(self, hist_access_type: str, output: bool, raw: bool,
-                         session: int | None = None, start: int | None = None,
-                         stop: int | None = None, n: int | None = None,
-                         pattern: str | None = None, unique: bool = False) -> dict[str, Any]:
-        entries = self.history.reply(hist_access_type, output=output, session=session,
-                                     start=start or 0, stop=stop, n=n, pattern=pattern,
-                                     unique=unique)
+    async def do_history(
+        self,
+        hist_access_type: str,
+        output: bool,
+        raw: bool,
+        session: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        n: int | None = None,
+        pattern: str | None = None,
+        unique: bool = False,
+    ) -> dict[str, Any]:
+        entries = self.history.reply(
+            hist_access_type,
+            output=output,
+            session=session,
+            start=start or 0,
+            stop=stop,
+            n=n,
+            pattern=pattern,
+            unique=unique,
+        )
         return {"status": "ok", "history": entries}
 
 

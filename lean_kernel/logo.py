@@ -40,8 +40,9 @@ def pixels(size: int) -> list[list[tuple[int, int, int, int]]]:
                     continue
                 for y in range(scale):
                     for x in range(scale):
-                        image[top + row * scale + y][left + (index * 6 + column) * scale + x] = \
+                        image[top + row * scale + y][left + (index * 6 + column) * scale + x] = (
                             WHITE
+                        )
     return image
 
 
@@ -50,12 +51,20 @@ def png(image: list[list[tuple[int, int, int, int]]]) -> bytes:
     raw = b"".join(b"\x00" + b"".join(bytes(pixel) for pixel in row) for row in image)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def write(folder: Path) -> None:

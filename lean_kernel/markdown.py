@@ -40,8 +40,9 @@ def text_span(text: str) -> str:
 def _closes(line: str, fence: str) -> bool:
     stripped = line.rstrip(" \t")
     body = stripped.lstrip(" ")
-    return (len(stripped) - len(body) <= 3 and len(body) >= len(fence)
-            and body == fence[0] * len(body))
+    return (
+        len(stripped) - len(body) <= 3 and len(body) >= len(fence) and body == fence[0] * len(body)
+    )
 
 
 def safe_markdown(markdown: str) -> str:

@@ -77,5 +77,8 @@ class ProgressDisplay:
 
     def blank(self) -> dict[str, Any]:
         """The update that empties the display (when clear_output would remove other outputs)."""
-        return {"data": {"text/plain": ""}, "metadata": {},
-                "transient": {"display_id": self.display_id}}
+        return {
+            "data": {"text/plain": ""},
+            "metadata": {},
+            "transient": {"display_id": self.display_id},
+        }

@@ -69,20 +69,26 @@ class ErrorContent:
         return {"ename": self.ename, "evalue": self.evalue, "traceback": list(self.traceback)}
 
 
-def message_from_diagnostic(diagnostic: dict[str, Any], line: int, column: int,
-                            place: str | None = None) -> CellMessage:
+def message_from_diagnostic(
+    diagnostic: dict[str, Any], line: int, column: int, place: str | None = None
+) -> CellMessage:
     severity = diagnostic.get("severity")
     text = diagnostic.get("message")
     tags = diagnostic.get("leanTags") or []
     text = text if isinstance(text, str) else str(text)
     unsolved = isinstance(tags, list) and UNSOLVED_GOALS_TAG in tags
     span = diagnostic.get("fullRange") or diagnostic.get("range") or {}
-    positions = tuple(
-        {"line": point["line"], "character": point["character"]}
-        for point in (span.get("end"), span.get("start"))
-        if isinstance(point, dict) and isinstance(point.get("line"), int)
-        and isinstance(point.get("character"), int)
-    ) if unsolved and isinstance(span, dict) else ()
+    positions = (
+        tuple(
+            {"line": point["line"], "character": point["character"]}
+            for point in (span.get("end"), span.get("start"))
+            if isinstance(point, dict)
+            and isinstance(point.get("line"), int)
+            and isinstance(point.get("character"), int)
+        )
+        if unsolved and isinstance(span, dict)
+        else ()
+    )
     return CellMessage(
         severity=severity if isinstance(severity, int) else ERROR,
         line=line,
@@ -130,8 +136,10 @@ def goal_table_output(title: str, rows: Sequence[tuple[str, tuple[str, ...]]]) -
         # The label is a line of the cell: text as well, not markup.
         markdown_parts.append(f"{text_span(label)}\n\n{fenced}")
     return "display_data", {
-        "data": {"text/plain": "\n".join(plain_parts),
-                 "text/markdown": "\n\n".join(markdown_parts)},
+        "data": {
+            "text/plain": "\n".join(plain_parts),
+            "text/markdown": "\n\n".join(markdown_parts),
+        },
         "metadata": {},
     }
 
@@ -214,8 +222,10 @@ def hover_bundle(contents: Any) -> dict[str, str] | None:
         texts = [bundle["text/plain"] for part in contents if (bundle := hover_bundle(part))]
         if not texts:
             return None
-        return {"text/plain": "\n\n".join(texts),
-                "text/markdown": "\n\n".join(code_block(text) for text in texts)}
+        return {
+            "text/plain": "\n\n".join(texts),
+            "text/markdown": "\n\n".join(code_block(text) for text in texts),
+        }
     else:
         return None
     if not value.strip():
@@ -241,17 +251,35 @@ def markdown_to_plain(markdown: str) -> str:
 
 
 COMPLETION_KINDS = {
-    1: "text", 2: "method", 3: "function", 4: "constructor", 5: "field", 6: "variable",
-    7: "class", 8: "interface", 9: "module", 10: "property", 12: "value", 13: "enum",
-    14: "keyword", 15: "snippet", 20: "enum member", 21: "constant", 22: "structure",
-    23: "event", 24: "operator", 25: "type parameter",
+    1: "text",
+    2: "method",
+    3: "function",
+    4: "constructor",
+    5: "field",
+    6: "variable",
+    7: "class",
+    8: "interface",
+    9: "module",
+    10: "property",
+    12: "value",
+    13: "enum",
+    14: "keyword",
+    15: "snippet",
+    20: "enum member",
+    21: "constant",
+    22: "structure",
+    23: "event",
+    24: "operator",
+    25: "type parameter",
 }
 
 
 def choose_completions(items: list[Any], prefix: str, limit: int) -> list[dict[str, Any]]:
     """The completion items to offer, best first, one per inserted text."""
-    usable = sorted((item for item in items if isinstance(item, dict) and "label" in item),
-                    key=lambda item: str(item.get("sortText") or item["label"]))
+    usable = sorted(
+        (item for item in items if isinstance(item, dict) and "label" in item),
+        key=lambda item: str(item.get("sortText") or item["label"]),
+    )
     # Lean matches fuzzily; when some names start with what was typed, those are the answer.
     exact = [item for item in usable if str(item["label"]).startswith(prefix)]
     chosen: dict[str, dict[str, Any]] = {}
@@ -266,17 +294,26 @@ def completion_text(item: dict[str, Any]) -> str:
     return str(item.get("insertText") or item["label"])
 
 
-def completion_reply(chosen: Sequence[dict[str, Any]], start: int,
-                     end: int) -> dict[str, Any]:
+def completion_reply(chosen: Sequence[dict[str, Any]], start: int, end: int) -> dict[str, Any]:
     """complete_reply's ``matches`` and JupyterLab's types (kind and signature) for the items."""
-    types = [{"start": start, "end": end, "text": completion_text(item),
-              "type": COMPLETION_KINDS.get(int(item.get("kind") or 0), ""),
-              "signature": str(item.get("detail") or "")} for item in chosen]
-    return {"matches": [completion_text(item) for item in chosen],
-            "metadata": {"_jupyter_types_experimental": types}}
+    types = [
+        {
+            "start": start,
+            "end": end,
+            "text": completion_text(item),
+            "type": COMPLETION_KINDS.get(int(item.get("kind") or 0), ""),
+            "signature": str(item.get("detail") or ""),
+        }
+        for item in chosen
+    ]
+    return {
+        "matches": [completion_text(item) for item in chosen],
+        "metadata": {"_jupyter_types_experimental": types},
+    }
 
 
-def completion_matches(items: list[Any], prefix: str, start: int, end: int,
-                       limit: int) -> dict[str, Any]:
+def completion_matches(
+    items: list[Any], prefix: str, start: int, end: int, limit: int
+) -> dict[str, Any]:
     """complete_reply's ``matches`` (and JupyterLab's types) from Lean's completion items."""
     return completion_reply(choose_completions(items, prefix, limit), start, end)

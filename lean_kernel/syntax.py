@@ -25,7 +25,19 @@ _SORRY = re.compile(r"(?<![\w.'!?])(?:sorry|admit)(?![\w'!?])")
 
 # Tokens after which a line cannot end a command: the user is still typing (jupyter console).
 _CONTINUATION = (
-    ":=", "=>", "↦", "->", "→", "↔", "<|", "|>.", ",", "=", ":", "∧", "∨",
+    ":=",
+    "=>",
+    "↦",
+    "->",
+    "→",
+    "↔",
+    "<|",
+    "|>.",
+    ",",
+    "=",
+    ":",
+    "∧",
+    "∨",
 )
 _CONTINUATION_WORDS = frozenset(
     ("by", "where", "do", "then", "else", "with", "fun", "λ", "calc", "from", "at")
@@ -168,8 +180,9 @@ def _ident_end(code: str, i: int) -> int:
         if code[i] == "«":
             close = code.find("»", i)
             i = n if close < 0 else close + 1
-        elif is_ident_char(code[i]) or (code[i] == "." and i + 1 < n and
-                                        (is_ident_char(code[i + 1]) or code[i + 1] == "«")):
+        elif is_ident_char(code[i]) or (
+            code[i] == "." and i + 1 < n and (is_ident_char(code[i + 1]) or code[i + 1] == "«")
+        ):
             i += 1
         else:
             return i
@@ -190,8 +203,11 @@ def header_line_numbers(code: str, scanned: Scan | None = None) -> list[int]:
         first = start + len(line) - len(line.lstrip())
         if first == end or not scanned.is_code(first):
             continue
-        ends_in_code = scanned.is_code(end) if end < len(code) else not (
-            scanned.open_comment or scanned.open_string)
+        ends_in_code = (
+            scanned.is_code(end)
+            if end < len(code)
+            else not (scanned.open_comment or scanned.open_string)
+        )
         if not ends_in_code:
             continue
         code_part = "".join(
@@ -226,8 +242,10 @@ def identifier_at(code: str, cursor: int) -> tuple[int, int] | None:
     else:
         return None
     start = at
-    while start > 0 and (is_ident_char(code[start - 1]) or (
-            code[start - 1] == "." and start > 1 and is_ident_char(code[start - 2]))):
+    while start > 0 and (
+        is_ident_char(code[start - 1])
+        or (code[start - 1] == "." and start > 1 and is_ident_char(code[start - 2]))
+    ):
         start -= 1
     end = _ident_end(code, start)
     return start, end

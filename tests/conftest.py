@@ -40,8 +40,10 @@ TESTS_DIR = Path(__file__).parent
 STANDIN = TESTS_DIR / "lean_standin.py"
 LEAN_SERVER_ENV = "JUPYTER_LEAN_TEST_SERVER"
 REQUIRE_REAL_ENV = "JUPYTER_LEAN_REQUIRE_REAL"
-BUILD_HINT = ("assemble Lean 4.35 and link it into elan with `python tests/real_lean.py --elan` "
-              "(needs elan: apt-get install elan), or install a released Lean with elan")
+BUILD_HINT = (
+    "assemble Lean 4.35 and link it into elan with `python tests/real_lean.py --elan` "
+    "(needs elan: apt-get install elan), or install a released Lean with elan"
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,11 @@ def _find_real_lean() -> RealLean | str:
         return "no `lean` on PATH or in ~/.elan/bin"
     try:
         version, prefix = (
-            subprocess.run([lean, flag], capture_output=True, text=True, timeout=60, check=True)
-            .stdout.strip() for flag in ("--version", "--print-prefix"))
+            subprocess.run(
+                [lean, flag], capture_output=True, text=True, timeout=60, check=True
+            ).stdout.strip()
+            for flag in ("--version", "--print-prefix")
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"`{lean} --version` failed: {exc}"
     has_library = (Path(prefix) / "lib" / "lean" / "Init.olean").is_file()
@@ -90,8 +95,11 @@ def lean_server(_real_lean_found: RealLean | str) -> LeanServerUnderTest:
     """The Lean server for tests that need Lean's library: a released toolchain when one is
     installed (the "full" tier), else the stand-in."""
     forced = os.environ.get(LEAN_SERVER_ENV, "").lower()
-    if (forced != "standin" and isinstance(_real_lean_found, RealLean)
-            and _real_lean_found.has_library):
+    if (
+        forced != "standin"
+        and isinstance(_real_lean_found, RealLean)
+        and _real_lean_found.has_library
+    ):
         return LeanServerUnderTest(kind="full", argv=[_real_lean_found.lean, "--server"])
     return LeanServerUnderTest(
         kind="standin", argv=[sys.executable, str(STANDIN), "-Dserver.reportDelayMs=10"]
@@ -121,10 +129,12 @@ def jp_server_config(
         manager["lean_command"] = request.getfixturevalue("lean_server").argv
         manager["cull_interval"] = 60
     manager.update(lean_config)
-    return Config({
-        "ServerApp": {"jpserver_extensions": {"jupyter_server_ext": True}},
-        "LeanSessionManager": manager,
-    })
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"jupyter_server_ext": True}},
+            "LeanSessionManager": manager,
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -169,14 +179,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return None
 
 
-def pytest_terminal_summary(terminalreporter: object, exitstatus: int,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: object, exitstatus: int, config: pytest.Config
+) -> None:
     if not _tier_outcomes:
         return
     lean = _find_real_lean()
     described = {
         "real": f"real ({lean.version.split(',')[0].replace('(version ', '')})"
-        if isinstance(lean, RealLean) else "real (no Lean)",
+        if isinstance(lean, RealLean)
+        else "real (no Lean)",
         "full": "full (a toolchain with its library)",
         "standin": "standin (tests/lean_standin.py)",
     }

@@ -15,9 +15,7 @@ from jupyter_server.auth.identity import IdentityProvider, User
 
 class HeaderIdentityProvider(IdentityProvider):
     def get_user(self, handler: Any) -> User | None:
-        name = handler.request.headers.get("X-Test-User") or handler.get_argument(
-            "test_user", None
-        )
+        name = handler.request.headers.get("X-Test-User") or handler.get_argument("test_user", None)
         return User(username=name) if name else None
 
     @property

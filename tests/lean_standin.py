@@ -320,7 +320,6 @@ Where Lean's behaviour is not pinned down (choices made here)
   first report, and Lean's ``internal exception #3`` next to unsolved goals without ``Init``.
 """
 
-
 from __future__ import annotations
 
 import os
@@ -360,7 +359,7 @@ def write_all(data: bytes) -> None:
     view = memoryview(data)
     try:
         while view:
-            view = view[os.write(sys.stdout.fileno(), view):]
+            view = view[os.write(sys.stdout.fileno(), view) :]
     except OSError:
         pass  # the client is gone; the main loop will see EOF on stdin
 
@@ -383,8 +382,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
         os._exit(1)
     if initialize is None:
         os._exit(0)
-    write_all(encode_frame({"id": initialize["id"], "jsonrpc": "2.0", "result": {
-        "capabilities": CAPABILITIES, "serverInfo": SERVER_INFO}}))
+    write_all(
+        encode_frame(
+            {
+                "id": initialize["id"],
+                "jsonrpc": "2.0",
+                "result": {"capabilities": CAPABILITIES, "serverInfo": SERVER_INFO},
+            }
+        )
+    )
     from standin.watchdog import run
 
     code = run(config, parser)

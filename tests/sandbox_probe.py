@@ -159,8 +159,14 @@ def hog_memory() -> dict[str, Any]:
 
 
 def hang() -> dict[str, Any]:
-    _send(sys.stdout.buffer, {"jsonrpc": "2.0", "method": "window/logMessage",
-                              "params": {"type": 3, "message": "hanging"}})
+    _send(
+        sys.stdout.buffer,
+        {
+            "jsonrpc": "2.0",
+            "method": "window/logMessage",
+            "params": {"type": 3, "message": "hanging"},
+        },
+    )
     time.sleep(60)
     return {"slept": 60}
 
@@ -218,8 +224,12 @@ def fill_memory_folders() -> dict[str, Any]:
     """Write 4 MiB into each folder that is memory-backed inside the sandbox (/dev, /dev/shm,
     /tmp, the workspace), count what went in, and remove it again."""
     written = {}
-    for name, folder in (("dev", "/dev"), ("shm", "/dev/shm"), ("tmp", "/tmp"),
-                         ("workspace", os.environ["HOME"])):
+    for name, folder in (
+        ("dev", "/dev"),
+        ("shm", "/dev/shm"),
+        ("tmp", "/tmp"),
+        ("workspace", os.environ["HOME"]),
+    ):
         path = os.path.join(folder, f"probe-fill-{os.getpid()}.bin")
         written[name] = _fill(path, 4 * MiB)
         with contextlib.suppress(OSError):
@@ -240,8 +250,15 @@ def hog_shm() -> dict[str, Any]:
     return {"written": written}
 
 
-MODES = {"memory": hog_memory, "cpu": spin, "fork": fork_many, "fsize": write_big_files,
-         "hang": hang, "fill": fill_memory_folders, "shm": hog_shm}
+MODES = {
+    "memory": hog_memory,
+    "cpu": spin,
+    "fork": fork_many,
+    "fsize": write_big_files,
+    "hang": hang,
+    "fill": fill_memory_folders,
+    "shm": hog_shm,
+}
 
 
 def _read_message(stdin: BinaryIO) -> dict[str, Any] | None:

@@ -63,8 +63,16 @@ def main() -> None:
                 send({"id": next_id, "method": "workspace/semanticTokens/refresh"})
                 next_id += 1
         elif method == "initialize":
-            send({"id": message["id"], "result": {
-                "capabilities": {}, "serverInfo": {"name": "peer"}, "pid": os.getpid()}})
+            send(
+                {
+                    "id": message["id"],
+                    "result": {
+                        "capabilities": {},
+                        "serverInfo": {"name": "peer"},
+                        "pid": os.getpid(),
+                    },
+                }
+            )
         elif method == "test/echo":
             send({"id": message["id"], "result": {"echo": message.get("params")}})
         elif method == "test/hold":

@@ -23,8 +23,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_listening(process: subprocess.Popen[Any], port: int, deadline_s: float = 60
-                         ) -> None:
+def wait_until_listening(process: subprocess.Popen[Any], port: int, deadline_s: float = 60) -> None:
     """Return once ``port`` accepts connections; RuntimeError if ``process`` exits first."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -103,8 +102,14 @@ class LspSocket:
         """Send a request and return its response; messages received meanwhile are kept."""
         self.next_id += 1
         request_id = self.next_id
-        await self.send({"jsonrpc": "2.0", "id": request_id, "method": method,
-                         "params": params if params is not None else {}})
+        await self.send(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "method": method,
+                "params": params if params is not None else {},
+            }
+        )
         return await self.response(request_id, timeout)
 
     async def response(self, request_id: Any, timeout: float = 10) -> dict[str, Any]:
@@ -118,8 +123,9 @@ class LspSocket:
                 return message
             self._keep(message)
 
-    async def wait_notification(self, method: str, predicate: Any = None,
-                                timeout: float = 10) -> dict[str, Any]:
+    async def wait_notification(
+        self, method: str, predicate: Any = None, timeout: float = 10
+    ) -> dict[str, Any]:
         """The first notification ``method`` (already received or coming) matching predicate."""
         for index, message in enumerate(self.notifications):
             if message.get("method") == method and (predicate is None or predicate(message)):
@@ -130,8 +136,10 @@ class LspSocket:
             message = await self.recv(max(0.01, deadline - loop.time()))
             if message is None:
                 raise ConnectionError(f"socket closed ({self.close_code}): {self.close_reason}")
-            if message.get("method") == method and "id" not in message and (
-                predicate is None or predicate(message)
+            if (
+                message.get("method") == method
+                and "id" not in message
+                and (predicate is None or predicate(message))
             ):
                 return message
             self._keep(message)
@@ -168,20 +176,26 @@ class LspSocket:
         return response
 
     async def open_document(self, uri: str, text: str, version: int = 1) -> None:
-        await self.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "lean4", "version": version, "text": text}})
+        await self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "lean4", "version": version, "text": text}},
+        )
 
     async def diagnostics_for(self, uri: str, version: int, timeout: float = 20) -> list[Any]:
         """The diagnostics of ``uri`` at ``version``: everything Lean sent before the
         waitForDiagnostics barrier answered (the last publishDiagnostics for that version)."""
-        response = await self.request("textDocument/waitForDiagnostics",
-                                      {"uri": uri, "version": version}, timeout)
+        response = await self.request(
+            "textDocument/waitForDiagnostics", {"uri": uri, "version": version}, timeout
+        )
         assert "result" in response, response
         latest = None
         for message in self.notifications:
             params = message.get("params") or {}
-            if (message.get("method") == "textDocument/publishDiagnostics"
-                    and params.get("uri") == uri and params.get("version") == version):
+            if (
+                message.get("method") == "textDocument/publishDiagnostics"
+                and params.get("uri") == uri
+                and params.get("version") == version
+            ):
                 latest = params["diagnostics"]
         assert latest is not None, f"no diagnostics for {uri} v{version}"
         return latest
@@ -203,8 +217,9 @@ def ws_url(port: int, base_url: str, path: str, **query: str) -> str:
     return url + ("?" + urlencode(query) if query else "")
 
 
-async def connect(url: str, headers: dict[str, str] | None = None,
-                  max_message_size: int = 1 << 27) -> LspSocket:
+async def connect(
+    url: str, headers: dict[str, str] | None = None, max_message_size: int = 1 << 27
+) -> LspSocket:
     request = HTTPRequest(url, headers=headers or {}, connect_timeout=10, request_timeout=10)
     conn = await websocket_connect(request, max_message_size=max_message_size)
     return LspSocket(conn)

@@ -52,15 +52,28 @@ from record_transcripts import (
 Json = Any
 STANDIN = Path(__file__).parent / "lean_standin.py"
 
-EXACT_KEYS = frozenset({
-    "jsonrpc", "id", "method", "uri", "version", "code", "severity", "range", "fullRange",
-    "leanTags", "source", "kind", "processing",
-})
+EXACT_KEYS = frozenset(
+    {
+        "jsonrpc",
+        "id",
+        "method",
+        "uri",
+        "version",
+        "code",
+        "severity",
+        "range",
+        "fullRange",
+        "leanTags",
+        "source",
+        "kind",
+        "processing",
+    }
+)
 FIRST_LINE_KEYS = frozenset({"message"})  # of diagnostics; error messages are exact
-ORDERED_LISTS = frozenset({"diagnostics", "goals", "hyps", "processing", "progress",
-                           "recovered_progress"})
-EXACT_OBSERVATIONS = frozenset({"after_close", "before_reply", "after_kill", "exit_code",
-                                "stderr"})
+ORDERED_LISTS = frozenset(
+    {"diagnostics", "goals", "hyps", "processing", "progress", "recovered_progress"}
+)
+EXACT_OBSERVATIONS = frozenset({"after_close", "before_reply", "after_kill", "exit_code", "stderr"})
 LEAN_WITHOUT_INIT_ARTEFACT = "internal exception #3"
 
 
@@ -96,12 +109,19 @@ def compared(transcript: dict[str, Json]) -> dict[str, Json]:
         name: seen if name in EXACT_OBSERVATIONS else shape(seen, name)
         for name, seen in transcript["observations"].items()
     }
-    received = sorted({
-        entry["message"].get("method") or ("error" if "error" in entry["message"] else "result")
-        for entry in transcript["messages"] if entry["dir"] == "<-"})
-    return {"observations": observations, "received": received,
-            "server_requests": transcript["server_requests"],
-            "exit_code": transcript["exit_code"]}
+    received = sorted(
+        {
+            entry["message"].get("method") or ("error" if "error" in entry["message"] else "result")
+            for entry in transcript["messages"]
+            if entry["dir"] == "<-"
+        }
+    )
+    return {
+        "observations": observations,
+        "received": received,
+        "server_requests": transcript["server_requests"],
+        "exit_code": transcript["exit_code"],
+    }
 
 
 def recorded(name: str) -> dict[str, Json]:
@@ -145,7 +165,8 @@ def test_shape_comparison_notices_a_changed_field_type() -> None:
     assert shape(real) != shape({"result": {"sessionId": 1}})
     assert shape(real) != shape({"result": {}})
     assert shape({"error": {"code": -32801, "message": "a"}}) != shape(
-        {"error": {"code": -32801, "message": "b"}})
+        {"error": {"code": -32801, "message": "b"}}
+    )
 
 
 def test_transcripts_hold_no_machine_paths() -> None:

@@ -63,8 +63,7 @@ class ConsolePageHandler(LeanMixin, ExtensionHandlerMixin, JupyterHandler):
         self.finish(page)
 
 
-class ConsoleStaticHandler(LeanMixin, ExtensionHandlerMixin, JupyterHandler,
-                           web.StaticFileHandler):
+class ConsoleStaticHandler(LeanMixin, ExtensionHandlerMixin, JupyterHandler, web.StaticFileHandler):
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated

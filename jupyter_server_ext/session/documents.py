@@ -30,8 +30,14 @@ _priorities = random.Random()
 class _Node:
     __slots__ = ("bytes", "chars", "left", "lines", "own", "priority", "right", "text", "units")
 
-    def __init__(self, text: str, priority: float, left: _Node | None, right: _Node | None,
-                 own: tuple[int, int, int] | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        priority: float,
+        left: _Node | None,
+        right: _Node | None,
+        own: tuple[int, int, int] | None = None,
+    ) -> None:
         self.text = text
         self.priority = priority
         self.left = left
@@ -97,7 +103,7 @@ def _chunks(text: str) -> list[str]:
         return [text] if text else []
     count = -(-len(text) // CHUNK)
     size = -(-len(text) // count)
-    return [text[start:start + size] for start in range(0, len(text), size)]
+    return [text[start : start + size] for start in range(0, len(text), size)]
 
 
 def _build(pieces: list[str]) -> _Node | None:
@@ -142,7 +148,7 @@ def _replace_inside(node: _Node, start: int, end: int, new: str) -> _Node | None
         right = _replace_inside(node.right, start - own_end, end - own_end, new)
         return None if right is None else node.with_children(node.left, right)
     if before <= start and end <= own_end:
-        text = node.text[:start - before] + new + node.text[end - before:]
+        text = node.text[: start - before] + new + node.text[end - before :]
         if 0 < len(text) <= CHUNK:
             return _Node(text, node.priority, node.left, node.right)
     return None
@@ -334,12 +340,16 @@ class DocumentBudget:
         """Account a document of ``owner`` growing from ``old`` to ``new`` UTF-8 bytes; why it
         may not (and nothing is charged), or None."""
         if self.max_document_bytes and new > self.max_document_bytes:
-            return (f"the document would be {new} bytes; the limit is "
-                    f"{self.max_document_bytes} bytes per document")
+            return (
+                f"the document would be {new} bytes; the limit is "
+                f"{self.max_document_bytes} bytes per document"
+            )
         total = self.held.get(owner, 0) - old + new
         if self.max_owner_bytes and new > old and total > self.max_owner_bytes:
-            return (f"your open documents would hold {total} bytes; the limit is "
-                    f"{self.max_owner_bytes} bytes for all documents of one user")
+            return (
+                f"your open documents would hold {total} bytes; the limit is "
+                f"{self.max_owner_bytes} bytes for all documents of one user"
+            )
         self.held[owner] = total
         if total == 0:
             del self.held[owner]

@@ -94,8 +94,11 @@ def _scan(value: Any, depth_limit: int) -> tuple[bool, bool]:
         kinds = set(map(type, children))  # C speed, whatever the number of children
         has_float = has_float or float in kinds
         if dict in kinds or list in kinds:
-            stack.extend((child, depth + 1) for child in children
-                         if type(child) is dict or type(child) is list)
+            stack.extend(
+                (child, depth + 1)
+                for child in children
+                if type(child) is dict or type(child) is list
+            )
     return has_float, False
 
 
@@ -130,8 +133,10 @@ def loads_strict(frame: str | bytes) -> Any:
     text = frame if isinstance(frame, str) else frame.decode()
     containers = text.count("[") + text.count("{")
     if containers > MAX_CONTAINERS and containers * 8 > len(text):
-        raise FrameRefused(f"{containers} arrays and objects in one frame (at most "
-                           f"{MAX_CONTAINERS}, unless they are a small share of the frame)")
+        raise FrameRefused(
+            f"{containers} arrays and objects in one frame (at most "
+            f"{MAX_CONTAINERS}, unless they are a small share of the frame)"
+        )
     try:
         message = orjson.loads(text)
         exact = False
@@ -187,7 +192,8 @@ def _range_problem(value: Any, name: str) -> str | None:
     if not isinstance(value, dict):
         return f"{name} must be an object {{start, end}}"
     return _position_problem(value.get("start"), f"{name}.start") or _position_problem(
-        value.get("end"), f"{name}.end")
+        value.get("end"), f"{name}.end"
+    )
 
 
 def _text_document_problem(params: JsonObject, *, version: str) -> str | None:
@@ -241,8 +247,11 @@ def is_session_id(value: Any) -> bool:
     """Is ``value`` an RPC session id in the form Lean 4.35 sends it (``"1580..."``) and decodes?
     Its watchdog exits when ``keepAlive`` or ``release`` carries anything else, a JSON number
     included (``RpcReleaseParams.sessionId: String expected``)."""
-    return (isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None
-            and int(value) <= MAX_UINT64)
+    return (
+        isinstance(value, str)
+        and _SESSION_ID.fullmatch(value) is not None
+        and int(value) <= MAX_UINT64
+    )
 
 
 SESSION_ID_PROBLEM = "sessionId must be a string holding a 64-bit natural number, as Lean sends it"
@@ -253,8 +262,10 @@ def _rpc_problem(params: JsonObject, *, refs: bool) -> str | None:
         return "uri must be a string"
     if not is_session_id(params.get("sessionId")):
         return SESSION_ID_PROBLEM
-    if refs and not (isinstance(params.get("refs"), list)
-                     and all(isinstance(ref, dict) for ref in params["refs"])):
+    if refs and not (
+        isinstance(params.get("refs"), list)
+        and all(isinstance(ref, dict) for ref in params["refs"])
+    ):
         return "refs must be an array of objects"
     return None
 
@@ -279,14 +290,18 @@ _NOTIFICATION_CHECKS = {
     "textDocument/didOpen": _did_open_problem,
     "textDocument/didChange": _did_change_problem,
     "textDocument/didClose": lambda p: _text_document_problem(p, version="ignored"),
-    "textDocument/didSave": lambda p: _text_document_problem(p, version="ignored") or (
-        None if p.get("text") is None or isinstance(p["text"], str)
-        else "text must be a string"),
+    "textDocument/didSave": lambda p: (
+        _text_document_problem(p, version="ignored")
+        or (
+            None if p.get("text") is None or isinstance(p["text"], str) else "text must be a string"
+        )
+    ),
     "workspace/didChangeWatchedFiles": _watched_files_problem,
     "$/cancelRequest": _cancel_problem,
     "$/lean/rpc/release": lambda p: _rpc_problem(p, refs=True),
     "$/lean/rpc/keepAlive": lambda p: _rpc_problem(p, refs=False),
 }
+
 
 def _rpc_call_problem(params: JsonObject) -> str | None:
     if not is_session_id(params.get("sessionId")):

@@ -111,8 +111,11 @@ async def read_message_body(reader: asyncio.StreamReader, max_size: int) -> byte
         raise LspProtocolError("message header without Content-Length")
     if content_length > max_size:
         head = await _discard(reader, content_length)
-        raise MessageTooLarge(f"message of {content_length} bytes exceeds the limit of {max_size}",
-                              content_length, head)
+        raise MessageTooLarge(
+            f"message of {content_length} bytes exceeds the limit of {max_size}",
+            content_length,
+            head,
+        )
     try:
         return await reader.readexactly(content_length)
     except asyncio.IncompleteReadError as exc:
@@ -127,7 +130,7 @@ async def _discard(reader: asyncio.StreamReader, count: int) -> bytes:
         if not chunk:
             raise LspProtocolError("end of stream inside a message body")
         if len(head) < 256:
-            head += chunk[:256 - len(head)]
+            head += chunk[: 256 - len(head)]
         remaining -= len(chunk)
     return head
 

@@ -152,7 +152,8 @@ class LeanSessionManager(LoggingConfigurable):
         help="Bytes of UTF-8 that all open documents of one user, in all sessions, may hold.",
     ).tag(config=True)
     max_edits_per_message = Int(
-        1000, help="Edits (contentChanges) in one didChange; a client with more sends the "
+        1000,
+        help="Edits (contentChanges) in one didChange; a client with more sends the "
         "whole text as one change.",
     ).tag(config=True)
     # -----------------------------------------------------------------------------------------
@@ -263,8 +264,7 @@ class LeanSessionManager(LoggingConfigurable):
             raise UnknownProject(f"unknown Lean project {project!r}; known projects: {names}")
         path = self.projects[project]
         try:
-            return check_project_dir(path, root_dir=self.root_dir or os.getcwd(),
-                                     configured=[path])
+            return check_project_dir(path, root_dir=self.root_dir or os.getcwd(), configured=[path])
         except UnsafeProject as exc:
             raise UnknownProject(f"Lean project {project!r}: {exc}") from exc
 
@@ -272,7 +272,7 @@ class LeanSessionManager(LoggingConfigurable):
         return resolve_command(self.lean_command, self.project_dir(project))
 
     def sandbox_in_force(self) -> str:
-        """"bwrap" or "none", or "unavailable: <why>" when bwrap is required but cannot run."""
+        """ "bwrap" or "none", or "unavailable: <why>" when bwrap is required but cannot run."""
         try:
             return effective_mode(self.sandbox, self.run_as_uid())
         except SandboxUnavailable:
@@ -324,8 +324,10 @@ class LeanSessionManager(LoggingConfigurable):
         warm = [s for pool in self._warm.values() for s in pool]
         everything = list(self.sessions.values()) + warm
         self._warm.clear()
-        await asyncio.gather(*(self._stop(session, "server shutting down")
-                               for session in everything), return_exceptions=True)
+        await asyncio.gather(
+            *(self._stop(session, "server shutting down") for session in everything),
+            return_exceptions=True,
+        )
         shutil.rmtree(self.workspace_root, ignore_errors=True)
 
     # -- sessions --------------------------------------------------------------------------
@@ -437,8 +439,11 @@ class LeanSessionManager(LoggingConfigurable):
         if program not in ("lean", "lake"):
             return list(command.argv), env
         sibling = os.path.join(os.path.dirname(command.argv[0]), "lean")
-        lean = sibling if os.sep in command.argv[0] and os.path.isfile(sibling) else (
-            find_tool("lean") or "lean")
+        lean = (
+            sibling
+            if os.sep in command.argv[0] and os.path.isfile(sibling)
+            else (find_tool("lean") or "lean")
+        )
         try:
             found = await toolchain.resolve(lean, command.cwd)
             flags = await toolchain.accepted_flags(found, self.lean_flags())
@@ -457,7 +462,8 @@ class LeanSessionManager(LoggingConfigurable):
                         f"set, or lean_uid), and that user cannot reach the {what} {path}: "
                         f"{blocked} is not open to other users. Make it readable (chmod o+rx), "
                         "install the toolchain outside /root (e.g. ELAN_HOME=/opt/elan), or set "
-                        "c.LeanSessionManager.lean_uid to a user who can read it.")
+                        "c.LeanSessionManager.lean_uid to a user who can read it."
+                    )
         # Whatever runs `lean` or `lake` by name inside (Lake, #eval) gets this toolchain too.
         env["PATH"] = os.pathsep.join([os.path.dirname(real), env.get("PATH", "")])
         return add_lean_flags([real, *command.argv[1:]], list(flags)), env
@@ -502,8 +508,9 @@ class LeanSessionManager(LoggingConfigurable):
             if session.state is not SessionState.EXITED:
                 metrics.SESSIONS_CULLED.inc()
             self.log.info("Culling idle Lean session %s of %s", session.id, session.owner)
-        await asyncio.gather(*(self._stop(s, "culled after being idle") for s in idle),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(self._stop(s, "culled after being idle") for s in idle), return_exceptions=True
+        )
         return [s.id for s in idle]
 
     # -- health ----------------------------------------------------------------------------
@@ -511,9 +518,11 @@ class LeanSessionManager(LoggingConfigurable):
     async def check_lean(self, refresh: bool = False) -> SmokeResult:
         """Whether Lean works as configured (smoke.py); reused for ``health_check_interval``
         seconds, and one check at a time however many ask."""
-        fresh = self._smoke is not None and (
-            datetime.now(self._smoke.checked.tzinfo) - self._smoke.checked
-        ).total_seconds() < self.health_check_interval
+        fresh = (
+            self._smoke is not None
+            and (datetime.now(self._smoke.checked.tzinfo) - self._smoke.checked).total_seconds()
+            < self.health_check_interval
+        )
         if self._smoke is not None and fresh and not refresh:
             return self._smoke
         if self._smoke_task is None or self._smoke_task.done():
@@ -557,12 +566,16 @@ class LeanSessionManager(LoggingConfigurable):
 
     def _over_limit(self, found: usage.ProcessTreeUsage) -> str | None:
         if self.memory_limit and found.memory_bytes > self.memory_limit:
-            return (f"the memory limit was reached: Lean used {found.memory_bytes // MiB} MiB "
-                    f"(memory_limit is {self.memory_limit // MiB} MiB per session, for all of "
-                    "its Lean processes and its /tmp and workspace)")
+            return (
+                f"the memory limit was reached: Lean used {found.memory_bytes // MiB} MiB "
+                f"(memory_limit is {self.memory_limit // MiB} MiB per session, for all of "
+                "its Lean processes and its /tmp and workspace)"
+            )
         if self.cpu_time_limit and found.cpu_seconds > self.cpu_time_limit:
-            return (f"the CPU time limit was reached: Lean used {found.cpu_seconds:.0f} s of CPU "
-                    f"(cpu_time_limit is {self.cpu_time_limit} s per session)")
+            return (
+                f"the CPU time limit was reached: Lean used {found.cpu_seconds:.0f} s of CPU "
+                f"(cpu_time_limit is {self.cpu_time_limit} s per session)"
+            )
         return None
 
     # -- warm pool -------------------------------------------------------------------------
@@ -608,8 +621,9 @@ class LeanSessionManager(LoggingConfigurable):
                 await session.start()
                 await asyncio.wait_for(session.warm_up(), timeout=120)
             except Exception as exc:
-                self.log.warning("Lean warm pool for %s: a server failed to start: %s",
-                                 project, exc)
+                self.log.warning(
+                    "Lean warm pool for %s: a server failed to start: %s", project, exc
+                )
                 if session in pool:
                     pool.remove(session)
                 await self._stop(session, "warm-up failed")

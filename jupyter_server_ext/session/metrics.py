@@ -13,8 +13,8 @@ from prometheus_client.registry import Collector
 SESSIONS_STARTED = Counter("jupyter_lean_sessions_started", "Lean servers started")
 SESSIONS_CULLED = Counter("jupyter_lean_sessions_culled", "Lean sessions stopped for being idle")
 SESSIONS_OVER_LIMIT = Counter(
-    "jupyter_lean_sessions_over_limit", "Lean sessions ended for going over memory_limit or "
-    "cpu_time_limit"
+    "jupyter_lean_sessions_over_limit",
+    "Lean sessions ended for going over memory_limit or cpu_time_limit",
 )
 SESSIONS_CRASHED = Counter(
     "jupyter_lean_sessions_crashed", "Lean servers that exited without being asked to"
@@ -40,12 +40,12 @@ class RelayCounts:
 
 class _RelayedMessages(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily("jupyter_lean_messages", "LSP messages relayed",
-                                     labels=["direction"])
+        family = CounterMetricFamily(
+            "jupyter_lean_messages", "LSP messages relayed", labels=["direction"]
+        )
         family.add_metric(["client_to_lean"], RelayCounts.client_to_lean)
         family.add_metric(["lean_to_client"], RelayCounts.lean_to_client)
         yield family
-
 
 
 class _SessionStates(Collector):
@@ -58,8 +58,9 @@ class _SessionStates(Collector):
         self._sources.add(source)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("jupyter_lean_sessions", "Lean sessions by state",
-                                   labels=["state"])
+        family = GaugeMetricFamily(
+            "jupyter_lean_sessions", "Lean sessions by state", labels=["state"]
+        )
         tally: Tally[str] = Tally({"starting": 0, "ready": 0, "exited": 0, "warm": 0})
         for source in list(self._sources):
             tally.update(source.session_states())  # type: ignore[attr-defined]

@@ -75,16 +75,21 @@ class ResourceLimits:
     def explain(self, returncode: int, stderr_lines: Iterable[str]) -> str | None:
         """A sentence naming the limit that ended a process, when one evidently did."""
         if returncode == -signal.SIGXCPU and self.cpu_seconds:
-            return (f"the CPU time limit was reached ({self.cpu_seconds} s of CPU per process, "
-                    "cpu_time_limit)")
+            return (
+                f"the CPU time limit was reached ({self.cpu_seconds} s of CPU per process, "
+                "cpu_time_limit)"
+            )
         if returncode == -signal.SIGXFSZ and self.max_file_bytes:
-            return (f"the file size limit was reached ({self.max_file_bytes // MiB} MiB per "
-                    "file, file_size_limit)")
+            return (
+                f"the file size limit was reached ({self.max_file_bytes // MiB} MiB per "
+                "file, file_size_limit)"
+            )
         if returncode != 0 and any(
             marker in line for line in stderr_lines for marker in _OUT_OF_MEMORY_MARKERS
         ):
-            return ("Lean ran out of memory (its own -M limit, set from memory_limit, or the "
-                    "machine's)")
+            return (
+                "Lean ran out of memory (its own -M limit, set from memory_limit, or the machine's)"
+            )
         return None
 
 
@@ -119,10 +124,12 @@ def describe_exit(returncode: int) -> str:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        hints = {"SIGKILL": " (killed: out of memory, a limit, or by hand)",
-                 "SIGXCPU": " (the CPU time limit was reached)",
-                 "SIGXFSZ": " (the file size limit was reached)",
-                 "SIGSEGV": " (crashed)"}
+        hints = {
+            "SIGKILL": " (killed: out of memory, a limit, or by hand)",
+            "SIGXCPU": " (the CPU time limit was reached)",
+            "SIGXFSZ": " (the file size limit was reached)",
+            "SIGSEGV": " (crashed)",
+        }
         return f"killed by {name}{hints.get(name, '')}"
     return f"exited with code {returncode}"
 
@@ -137,7 +144,7 @@ def add_lean_flags(argv: list[str], flags: list[str]) -> list[str]:
     if program == "lean" and "--server" in argv:
         return [*argv, *flags]
     if program == "lake" and "serve" in argv:
-        after_serve = argv[argv.index("serve") + 1:]
+        after_serve = argv[argv.index("serve") + 1 :]
         return [*argv, *flags] if "--" in after_serve else [*argv, "--", *flags]
     return list(argv)
 
@@ -157,8 +164,13 @@ def proc_stat(pid: int) -> ProcStat | None:
             fields = stat.read().rsplit(b")", 1)[1].split()
     except OSError:
         return None
-    return ProcStat(int(fields[1]), int(fields[2]), fields[0].decode(),
-                    int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
+    return ProcStat(
+        int(fields[1]),
+        int(fields[2]),
+        fields[0].decode(),
+        int(fields[11]) + int(fields[12]),
+        int(fields[13]) + int(fields[14]),
+    )
 
 
 def process_table() -> dict[int, ProcStat]:
@@ -178,8 +190,11 @@ def children_map(table: Mapping[int, ProcStat]) -> dict[int, list[int]]:
     return children
 
 
-def descendants(root: int, table: Mapping[int, ProcStat] | None = None,
-                children: Mapping[int, list[int]] | None = None) -> set[int]:
+def descendants(
+    root: int,
+    table: Mapping[int, ProcStat] | None = None,
+    children: Mapping[int, list[int]] | None = None,
+) -> set[int]:
     """Every process below ``root`` in the process tree (read from /proc)."""
     if children is None:
         children = children_map(process_table() if table is None else table)
@@ -201,8 +216,12 @@ def descendant_groups(root: int) -> set[int]:
 class LeanProcess:
     """The OS side of a Lean server: pipes, stderr tail, exit detection, stopping."""
 
-    def __init__(self, spec: LaunchSpec, on_exit: Callable[[int], None],
-                 on_stdin_backlog: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        spec: LaunchSpec,
+        on_exit: Callable[[int], None],
+        on_stdin_backlog: Callable[[], None] | None = None,
+    ) -> None:
         self.spec = spec
         self._on_exit = on_exit
         self._on_stdin_backlog = on_stdin_backlog
@@ -230,8 +249,13 @@ class LeanProcess:
         spec = self.spec
         argv, env = list(spec.argv), dict(spec.env)
         if spec.sandbox == "bwrap":
-            argv = bwrap_argv(argv, project_dir=spec.cwd, workspace_dir=spec.workspace_dir,
-                              tmpfs_size=spec.tmpfs_size, run_as_uid=spec.run_as_uid)
+            argv = bwrap_argv(
+                argv,
+                project_dir=spec.cwd,
+                workspace_dir=spec.workspace_dir,
+                tmpfs_size=spec.tmpfs_size,
+                run_as_uid=spec.run_as_uid,
+            )
             env = sandbox_env(env, spec.workspace_dir)
         user = run_as_kwargs(spec.run_as_uid)
         if user and spec.run_as_uid is not None:
@@ -266,7 +290,8 @@ class LeanProcess:
         os.close(stderr_write)
         self._stderr = asyncio.StreamReader(limit=_STREAM_LIMIT)
         self._stderr_transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(self._stderr), os.fdopen(stderr_read, "rb", 0))
+            lambda: asyncio.StreamReaderProtocol(self._stderr), os.fdopen(stderr_read, "rb", 0)
+        )
         self._stderr_reader = asyncio.create_task(self._read_stderr())
         self._tasks = [self._stderr_reader, asyncio.create_task(self._wait())]
 

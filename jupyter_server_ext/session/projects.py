@@ -16,14 +16,42 @@ import os
 from collections.abc import Iterable
 
 # Folders whose contents are the system's, not a Lean project's.
-_SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/run", "/usr", "/bin",
-                "/sbin", "/lib", "/lib64", "/srv/jupyterhub")
+_SYSTEM_DIRS = (
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc",
+    "/boot",
+    "/run",
+    "/var/run",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/srv/jupyterhub",
+)
 
 
 # Entries of the home folder that hold credentials, keys or history: never bound into a sandbox.
-_CREDENTIALS = (".ssh", ".gnupg", ".aws", ".azure", ".config", ".kube", ".docker", ".netrc",
-                ".npmrc", ".pypirc", ".git-credentials", ".gitconfig", ".bash_history",
-                ".python_history", ".jupyter", ".ipython")
+_CREDENTIALS = (
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".gitconfig",
+    ".bash_history",
+    ".python_history",
+    ".jupyter",
+    ".ipython",
+)
 
 
 class UnsafeProject(ValueError):
@@ -106,7 +134,8 @@ def check_project_dir(path: str, *, root_dir: str, configured: Iterable[str] = (
         if not is_within(real, root):
             raise UnsafeProject(
                 f"{path} is outside the server's root folder {root}: a Lean project must be a "
-                "folder inside it, or one configured in c.LeanSessionManager.projects")
+                "folder inside it, or one configured in c.LeanSessionManager.projects"
+            )
     problem = unsafe_reason(real)
     if problem is not None:
         raise UnsafeProject(f"{path} cannot be a Lean project: {problem}")
@@ -115,9 +144,11 @@ def check_project_dir(path: str, *, root_dir: str, configured: Iterable[str] = (
 
 def masked_places(project_real: str) -> list[str]:
     """Secret places inside a project, to hide inside the sandbox (outermost first)."""
-    return [place for place in secret_places()
-            if is_within(place, project_real) and place != project_real
-            and os.path.lexists(place)]
+    return [
+        place
+        for place in secret_places()
+        if is_within(place, project_real) and place != project_real and os.path.lexists(place)
+    ]
 
 
 def unreachable_by_others(path: str) -> str | None:

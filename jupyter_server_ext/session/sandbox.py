@@ -37,11 +37,25 @@ SANDBOX_MODES = ("auto", "bwrap", "none")
 _PASSED_ENV_PREFIXES = ("LEAN_", "LAKE_", "ELAN_")
 _PASSED_ENV_NAMES = ("LANG", "LC_ALL", "TERM", "LAKE", "LEAN")
 # What a Lean toolchain folder holds that Lean and Lake use.
-_TOOLCHAIN_PARTS = ("bin/lean", "bin/lake", "bin/leanc", "lib/lean", "include/lean", "src/lean",
-                    "share/lean", "lib/libleanshared.so")
+_TOOLCHAIN_PARTS = (
+    "bin/lean",
+    "bin/lake",
+    "bin/leanc",
+    "lib/lean",
+    "include/lean",
+    "src/lean",
+    "share/lean",
+    "lib/libleanshared.so",
+)
 _SYSTEM_RO_PATHS = ("/usr", "/etc/ld.so.cache", "/etc/localtime", "/etc/ssl", "/etc/alternatives")
-_NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-               "--unshare-uts", "--unshare-cgroup-try")
+_NAMESPACES = (
+    "--unshare-user",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+)
 
 
 # Size of the empty folder that masks a secret one (bwrap needs a writable tmpfs to create the
@@ -77,8 +91,9 @@ def run_as_kwargs(uid: int | None) -> dict[str, object]:
 
 def _help_text(bwrap: str) -> str:
     try:
-        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10,
-                              check=False)
+        done = subprocess.run(
+            [bwrap, "--help"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout + done.stderr
@@ -95,16 +110,37 @@ def check_bwrap(run_as_uid: int | None = None) -> BwrapCheck:
 
 def _trial(bwrap: str | None, run_as_uid: int | None) -> BwrapCheck:
     if bwrap is None:
-        return BwrapCheck(None, "bwrap is not installed (Debian/Ubuntu: apt-get install "
-                                "bubblewrap)")
+        return BwrapCheck(
+            None, "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        )
     help_text = _help_text(bwrap)
-    check = BwrapCheck(bwrap, None, disable_userns="--disable-userns" in help_text,
-                       tmpfs_size="--size" in help_text)
-    trial = [bwrap, "--ro-bind", "/", "/", *_isolation_args(check), "--proc", "/proc",
-             "--dev", "/dev", "true"]
+    check = BwrapCheck(
+        bwrap,
+        None,
+        disable_userns="--disable-userns" in help_text,
+        tmpfs_size="--size" in help_text,
+    )
+    trial = [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        *_isolation_args(check),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "true",
+    ]
     try:
-        done = subprocess.run(trial, capture_output=True, text=True, timeout=10, check=False,
-                              **run_as_kwargs(run_as_uid))  # type: ignore[call-overload]
+        done = subprocess.run(
+            trial,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            **run_as_kwargs(run_as_uid),
+        )  # type: ignore[call-overload]
     except (OSError, subprocess.SubprocessError) as exc:
         return BwrapCheck(bwrap, f"bwrap ({bwrap}) failed to run: {exc}")
     if done.returncode != 0:
@@ -226,9 +262,23 @@ def bwrap_argv(
     check = check_bwrap(run_as_uid)
     bwrap = check.path or shutil.which("bwrap") or "bwrap"
     size = ["--size", str(tmpfs_size)] if tmpfs_size and check.tmpfs_size else []
-    args = [bwrap, *_isolation_args(check), "--proc", "/proc", "--dev", "/dev",
-            *size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", *size, "--tmpfs", "/tmp",
-            *_system_args()]
+    args = [
+        bwrap,
+        *_isolation_args(check),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        *size,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        *size,
+        "--tmpfs",
+        "/tmp",
+        *_system_args(),
+    ]
     project_real = os.path.realpath(project_dir)
     # The whole project is read-only, its build output (.lake) included: code run by one session
     # must not plant .olean files that other sessions of the project then load. Build the
@@ -242,8 +292,11 @@ def bwrap_argv(
             read_only_masks += ["--remount-ro", place]
         else:
             args += ["--ro-bind", "/dev/null", place]
-    roots = {part for root in _toolchain_roots(argv) | set(extra_ro_paths)
-             for part in _bindable(os.path.realpath(root))}
+    roots = {
+        part
+        for root in _toolchain_roots(argv) | set(extra_ro_paths)
+        for part in _bindable(os.path.realpath(root))
+    }
     for path in sorted(roots):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]

@@ -311,8 +311,7 @@ class LeanSession:
             polite = self.input_backlog() == 0
             if polite and self._initialize is not None and self._initialize.done():
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.request("shutdown", None),
-                                           SHUTDOWN_ANSWER_SECONDS)
+                    await asyncio.wait_for(self.request("shutdown", None), SHUTDOWN_ANSWER_SECONDS)
                 self._process.note_worker_groups()  # Lean may be gone before terminate looks
                 self._write(notification("exit", {}))
         await self._process.terminate(grace=STOP_GRACE_SECONDS)
@@ -366,9 +365,7 @@ class LeanSession:
         self._free_documents()
         if not expected:
             self._deliver(
-                notification(
-                    EXITED_NOTIFICATION, {"code": returncode, "reason": self.exit_reason}
-                )
+                notification(EXITED_NOTIFICATION, {"code": returncode, "reason": self.exit_reason})
             )
             self._close_client(CLOSE_SESSION_ENDED, self.exit_reason or "Lean server exited")
         if self.trace:
@@ -450,8 +447,9 @@ class LeanSession:
 
     # -- client -> Lean --------------------------------------------------------------------
 
-    def receive(self, client: ClientConnection, message: JsonObject, raw: str | None = None
-                ) -> None:
+    def receive(
+        self, client: ClientConnection, message: JsonObject, raw: str | None = None
+    ) -> None:
         """One valid JSON-RPC message from ``client`` (checked by guard.parse_client_frame);
         ``raw`` is its exact text, forwarded as is when nothing in it needs changing."""
         if client is not self._client:
@@ -468,8 +466,11 @@ class LeanSession:
             # whose on_message raises) nor the session.
             log.exception("Lean session %s: failed to handle a client message", self.id)
             if "method" in message and "id" in message:
-                self._deliver(error_response(message["id"], INTERNAL_ERROR,
-                                             "internal error while relaying this request"))
+                self._deliver(
+                    error_response(
+                        message["id"], INTERNAL_ERROR, "internal error while relaying this request"
+                    )
+                )
 
     def _receive(self, message: JsonObject, raw: str | None) -> None:
         method = message.get("method")
@@ -477,8 +478,12 @@ class LeanSession:
             self._client_response(message)
             return
         is_request = "id" in message
-        if (is_request and self._rate_bucket is not None and method not in _LIFECYCLE_METHODS
-                and not self._rate_bucket.take()):
+        if (
+            is_request
+            and self._rate_bucket is not None
+            and method not in _LIFECYCLE_METHODS
+            and not self._rate_bucket.take()
+        ):
             # Refused here, before anything of it reaches Lean; notifications are never
             # limited (a dropped didChange would desynchronise the document).
             metrics.REQUESTS_RATE_LIMITED.inc()
@@ -486,8 +491,11 @@ class LeanSession:
             return
         if self.state is SessionState.EXITED:
             if is_request:
-                self._deliver(error_response(message["id"], LEAN_SERVER_EXITED,
-                                             self.exit_reason or "Lean server exited"))
+                self._deliver(
+                    error_response(
+                        message["id"], LEAN_SERVER_EXITED, self.exit_reason or "Lean server exited"
+                    )
+                )
             return
         params = message.get("params")
         if params is None:
@@ -498,14 +506,16 @@ class LeanSession:
             return
         if self._initialize is None:
             if is_request:
-                self._deliver(error_response(message["id"], SERVER_NOT_INITIALIZED,
-                                             "send 'initialize' first"))
+                self._deliver(
+                    error_response(message["id"], SERVER_NOT_INITIALIZED, "send 'initialize' first")
+                )
             return
         if not self._initialized_sent:
             self._initialized_sent = True
             self._write(notification("initialized", {}))
         refusal = params_problem(method, params, is_request=is_request) or self._refuse_uris(
-            method, params)
+            method, params
+        )
         if refusal is not None:
             self._refuse(message, refusal)
             return
@@ -522,8 +532,13 @@ class LeanSession:
         expected_request = method in ("initialize", "shutdown")
         if is_request != expected_request:
             if is_request:
-                self._deliver(error_response(message["id"], INVALID_REQUEST,
-                                             f"'{method}' is a notification, not a request"))
+                self._deliver(
+                    error_response(
+                        message["id"],
+                        INVALID_REQUEST,
+                        f"'{method}' is a notification, not a request",
+                    )
+                )
             return
         if method == "initialize":
             if not isinstance(params, dict):
@@ -566,8 +581,13 @@ class LeanSession:
             return
         self._server_requests.discard(request_id)
         if "error" in message:
-            self._write({"jsonrpc": "2.0", "id": request_id,
-                         "error": sanitize_client_error(message["error"])})
+            self._write(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "error": sanitize_client_error(message["error"]),
+                }
+            )
         else:
             self._write(result_response(request_id, message.get("result")))
 
@@ -615,8 +635,7 @@ class LeanSession:
                 saved["text"] = params["text"]
             params, raw = saved, None
         elif method == "workspace/didChangeWatchedFiles":
-            params = {"changes": [{"uri": c["uri"], "type": c["type"]}
-                                  for c in params["changes"]]}
+            params = {"changes": [{"uri": c["uri"], "type": c["type"]} for c in params["changes"]]}
             raw = None
         if raw is not None:
             self._send(encode_body(raw.encode()))
@@ -649,8 +668,11 @@ class LeanSession:
         budget = self.document_budget
         open_count = sum(1 for state in self.documents.values() if state.is_open)
         if budget.max_open_documents and open_count >= budget.max_open_documents:
-            self._refuse_document("textDocument/didOpen", uri, (
-                f"this session has {open_count} open documents, its limit; close one first"))
+            self._refuse_document(
+                "textDocument/didOpen",
+                uri,
+                (f"this session has {open_count} open documents, its limit; close one first"),
+            )
             return
         problem = budget.charge(self.owner, 0, utf8_length(text))  # before building anything
         if problem is not None:
@@ -658,17 +680,23 @@ class LeanSession:
             return
         mirror = DocumentText(text)
         offset = 0 if doc is None else max(0, doc.server_version + 1 - client_version)
-        doc = DocumentState(text=mirror, server_version=client_version + offset,
-                            offset=offset, min_client_version=client_version)
+        doc = DocumentState(
+            text=mirror,
+            server_version=client_version + offset,
+            offset=offset,
+            min_client_version=client_version,
+        )
         self.documents.pop(uri, None)  # re-inserted last: the dict is in order of last opening
         self.documents[uri] = doc
         language = text_document.get("languageId")
-        forwarded: JsonObject = {"textDocument": {
-            "uri": uri,
-            "languageId": language if isinstance(language, str) else "lean4",
-            "version": doc.server_version,
-            "text": text_document["text"],
-        }}
+        forwarded: JsonObject = {
+            "textDocument": {
+                "uri": uri,
+                "languageId": language if isinstance(language, str) else "lean4",
+                "version": doc.server_version,
+                "text": text_document["text"],
+            }
+        }
         if params.get("dependencyBuildMode") in _DEPENDENCY_BUILD_MODES:
             forwarded["dependencyBuildMode"] = params["dependencyBuildMode"]
         self._write(notification("textDocument/didOpen", forwarded))
@@ -694,10 +722,15 @@ class LeanSession:
         doc.server_version += 1
         doc.offset = doc.server_version - client_version
         doc.text = mirror
-        self._write(notification("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": doc.server_version},
-            "contentChanges": [{"text": text}],
-        }))
+        self._write(
+            notification(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": doc.server_version},
+                    "contentChanges": [{"text": text}],
+                },
+            )
+        )
 
     def _did_change(self, params: JsonObject) -> None:
         """Apply the edits to the session's copy, then forward them so that Lean ends up with
@@ -712,9 +745,14 @@ class LeanSession:
             return  # Lean ignores changes to closed documents and empty change lists; so do we
         budget = self.document_budget
         if budget.max_edits_per_message and len(changes) > budget.max_edits_per_message:
-            self._refuse_document("textDocument/didChange", uri, (
-                f"{len(changes)} edits in one message, the limit is "
-                f"{budget.max_edits_per_message}; send the whole text as one change instead"))
+            self._refuse_document(
+                "textDocument/didChange",
+                uri,
+                (
+                    f"{len(changes)} edits in one message, the limit is "
+                    f"{budget.max_edits_per_message}; send the whole text as one change instead"
+                ),
+            )
             return
         try:
             text, forwarded_changes = _apply_changes(doc.text, changes)
@@ -731,16 +769,24 @@ class LeanSession:
         if is_int(client_version):
             forwarded_document["version"] = client_version + doc.offset
             doc.server_version = max(doc.server_version, client_version + doc.offset)
-        self._write(notification("textDocument/didChange", {
-            "textDocument": forwarded_document,
-            "contentChanges": forwarded_changes,
-        }))
+        self._write(
+            notification(
+                "textDocument/didChange",
+                {
+                    "textDocument": forwarded_document,
+                    "contentChanges": forwarded_changes,
+                },
+            )
+        )
 
     def _refuse_document(self, method: str, uri: str, reason: str) -> None:
         """A document notification that does not reach Lean (nobody to answer it to)."""
         log.info("Lean session %s: refused %s of %s: %s", self.id, method, uri, reason)
-        self._deliver(notification("window/showMessage", {
-            "type": 1, "message": f"Refused {method} of {uri}: {reason}"}))
+        self._deliver(
+            notification(
+                "window/showMessage", {"type": 1, "message": f"Refused {method} of {uri}: {reason}"}
+            )
+        )
 
     def _did_close(self, params: JsonObject) -> None:
         uri = params["textDocument"]["uri"]
@@ -755,20 +801,25 @@ class LeanSession:
 
     def _forget_closed_documents(self) -> None:
         closed = [uri for uri, doc in self.documents.items() if not doc.is_open]
-        for uri in closed[:max(0, len(closed) - MAX_CLOSED_DOCUMENTS)]:
+        for uri in closed[: max(0, len(closed) - MAX_CLOSED_DOCUMENTS)]:
             del self.documents[uri]
 
     async def _client_initialize(self, client_id: Any, params: Any) -> None:
         generation = self._generation
         try:
-            result = await asyncio.wait_for(self._send_initialize(params),
-                                            self.request_timeout or None)
+            result = await asyncio.wait_for(
+                self._send_initialize(params), self.request_timeout or None
+            )
         except LeanRequestError as exc:
-            response = error_response(client_id, exc.error.get("code", INTERNAL_ERROR),
-                                      str(exc), exc.error.get("data"))
+            response = error_response(
+                client_id, exc.error.get("code", INTERNAL_ERROR), str(exc), exc.error.get("data")
+            )
         except asyncio.TimeoutError:
-            response = error_response(client_id, REQUEST_TIMED_OUT, (
-                f"Lean did not answer 'initialize' within {self.request_timeout:g} s"))
+            response = error_response(
+                client_id,
+                REQUEST_TIMED_OUT,
+                (f"Lean did not answer 'initialize' within {self.request_timeout:g} s"),
+            )
         else:
             response = result_response(client_id, result)
         if generation == self._generation:
@@ -783,8 +834,9 @@ class LeanSession:
             self._initialize = asyncio.get_running_loop().create_future()
             server_id = self._allocate_id()
             self._pending[server_id] = _InternalRequest(self._initialize, "initialize")
-            self._write({"jsonrpc": "2.0", "id": server_id, "method": "initialize",
-                         "params": params})
+            self._write(
+                {"jsonrpc": "2.0", "id": server_id, "method": "initialize", "params": params}
+            )
         return self._initialize
 
     async def request(self, method: str, params: Any) -> Any:
@@ -839,7 +891,8 @@ class LeanSession:
     def _arm_stall_check(self) -> None:
         taken = self._bytes_to_lean - self._process.stdin_buffered_bytes()
         self._stall_timer = asyncio.get_running_loop().call_later(
-            STDIN_STALL_SECONDS, self._check_stall, taken)
+            STDIN_STALL_SECONDS, self._check_stall, taken
+        )
 
     def _check_stall(self, taken_before: int) -> None:
         """Input has been waiting for STDIN_STALL_SECONDS: fine if Lean took some of it."""
@@ -852,7 +905,8 @@ class LeanSession:
             return
         self._give_up_on_lean(
             f"Lean stopped reading its input: {waiting} bytes have been waiting for "
-            f"{STDIN_STALL_SECONDS:g} s")
+            f"{STDIN_STALL_SECONDS:g} s"
+        )
 
     # -- Lean -> client --------------------------------------------------------------------
 
@@ -894,17 +948,26 @@ class LeanSession:
             self._client_left = asyncio.get_running_loop().create_future()
         self.reading_paused = True
         try:
-            done, _ = await asyncio.wait({drained, self._client_left},
-                                         timeout=CLIENT_STALL_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {drained, self._client_left},
+                timeout=CLIENT_STALL_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             self.reading_paused = False
         if not done and self._client is client:
-            log.warning("Lean session %s: the client read nothing for %g s; closing it",
-                        self.id, CLIENT_STALL_SECONDS)
-            self._close_client(CLOSE_CLIENT_TOO_SLOW, (
-                f"client too slow: {_backlog(client) >> 10} KiB unread for "
-                f"{CLIENT_STALL_SECONDS:g} s"))
+            log.warning(
+                "Lean session %s: the client read nothing for %g s; closing it",
+                self.id,
+                CLIENT_STALL_SECONDS,
+            )
+            self._close_client(
+                CLOSE_CLIENT_TOO_SLOW,
+                (
+                    f"client too slow: {_backlog(client) >> 10} KiB unread for "
+                    f"{CLIENT_STALL_SECONDS:g} s"
+                ),
+            )
 
     def _from_lean(self, message: JsonObject, body: bytes) -> None:
         method = message.get("method")
@@ -925,9 +988,14 @@ class LeanSession:
         request_id = response_id(exc.head)
         if request_id is None or request_id not in self._pending:
             return
-        failure = error_response(request_id, INTERNAL_ERROR, (
-            f"Lean's answer was {exc.size / MiB:.1f} MiB, over max_message_size "
-            f"({self.max_message_size / MiB:.1f} MiB): ask for less, or raise the limit"))
+        failure = error_response(
+            request_id,
+            INTERNAL_ERROR,
+            (
+                f"Lean's answer was {exc.size / MiB:.1f} MiB, over max_message_size "
+                f"({self.max_message_size / MiB:.1f} MiB): ask for less, or raise the limit"
+            ),
+        )
         self._lean_response(failure, dumps(failure).encode())
 
     def _lean_response(self, message: JsonObject, body: bytes) -> None:
@@ -959,8 +1027,10 @@ class LeanSession:
         if method in ("textDocument/publishDiagnostics", "$/lean/fileProgress") and isinstance(
             params, dict
         ):
-            uri = params.get("uri") if method == "textDocument/publishDiagnostics" else (
-                (params.get("textDocument") or {}).get("uri")
+            uri = (
+                params.get("uri")
+                if method == "textDocument/publishDiagnostics"
+                else ((params.get("textDocument") or {}).get("uri"))
             )
             doc = self.documents.get(uri) if isinstance(uri, str) else None
             if doc is not None:
@@ -995,14 +1065,17 @@ class LeanSession:
         client_version = version - doc.offset
         if client_version < doc.min_client_version:
             return None
-        return {**message, "params": {**params,
-                                      "textDocument": {**text_document, "version": client_version}}}
+        return {
+            **message,
+            "params": {**params, "textDocument": {**text_document, "version": client_version}},
+        }
 
     # -- timeouts --------------------------------------------------------------------------
 
     def _arm_request_timer(self, delay: float) -> None:
         self._request_timer = asyncio.get_running_loop().call_later(
-            max(0.0, delay), self._expire_requests)
+            max(0.0, delay), self._expire_requests
+        )
 
     def _expire_requests(self) -> None:
         """Fail client requests Lean has not answered within ``request_timeout`` seconds (the
@@ -1023,9 +1096,13 @@ class LeanSession:
                 del self._client_ids[entry.client_id]
             self._write(notification("$/cancelRequest", {"id": server_id}))
             if entry.generation == self._generation:
-                self._deliver(error_response(
-                    entry.client_id, REQUEST_TIMED_OUT,
-                    f"Lean did not answer '{entry.method}' within {self.request_timeout:g} s"))
+                self._deliver(
+                    error_response(
+                        entry.client_id,
+                        REQUEST_TIMED_OUT,
+                        f"Lean did not answer '{entry.method}' within {self.request_timeout:g} s",
+                    )
+                )
         if oldest is not None and self.state is not SessionState.EXITED:
             self._arm_request_timer(oldest + self.request_timeout - now)
 
@@ -1053,8 +1130,9 @@ def _backlog(client: ClientConnection) -> int:
     return backlog() if backlog is not None else 0
 
 
-def _apply_changes(text: DocumentText, changes: list[JsonObject]
-                   ) -> tuple[DocumentText, list[JsonObject]]:
+def _apply_changes(
+    text: DocumentText, changes: list[JsonObject]
+) -> tuple[DocumentText, list[JsonObject]]:
     """(``text`` after ``changes``, the changes as Lean should get them: only the fields Lean
     reads, and every position exact). ValueError when a range ends before it starts."""
     forwarded: list[JsonObject] = []
@@ -1073,8 +1151,9 @@ def _apply_changes(text: DocumentText, changes: list[JsonObject]
             # Clamping is left to each implementation: say where the session placed them.
             start = _position(text.position(start_index))
             end = _position(text.position(end_index))
-        forwarded.append(_clean_change({"range": {"start": start, "end": end},
-                                        "text": change["text"]}))
+        forwarded.append(
+            _clean_change({"range": {"start": start, "end": end}, "text": change["text"]})
+        )
         text = text.replaced(start_index, end_index, change["text"])
     return text, forwarded
 
@@ -1089,8 +1168,13 @@ def _clean_change(change: JsonObject) -> JsonObject:
     edit_range = change.get("range")
     if edit_range is None:
         return {"text": change["text"]}
-    return {"range": {
-        "start": {"line": edit_range["start"]["line"],
-                  "character": edit_range["start"]["character"]},
-        "end": {"line": edit_range["end"]["line"], "character": edit_range["end"]["character"]},
-    }, "text": change["text"]}
+    return {
+        "range": {
+            "start": {
+                "line": edit_range["start"]["line"],
+                "character": edit_range["start"]["character"],
+            },
+            "end": {"line": edit_range["end"]["line"], "character": edit_range["end"]["character"]},
+        },
+        "text": change["text"],
+    }

@@ -29,29 +29,45 @@ class SmokeResult:
     checked: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "seconds": round(self.seconds, 3), "problem": self.problem,
-                "checked": self.checked.isoformat().replace("+00:00", "Z")}
+        return {
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "problem": self.problem,
+            "checked": self.checked.isoformat().replace("+00:00", "Z"),
+        }
 
 
 def _lean_errors(diagnostics: list[Any]) -> list[str]:
-    return [str(d.get("message", "")) for d in diagnostics
-            if isinstance(d, dict) and d.get("severity") == 1]
+    return [
+        str(d.get("message", ""))
+        for d in diagnostics
+        if isinstance(d, dict) and d.get("severity") == 1
+    ]
 
 
 async def _exercise(session: LeanSession) -> str | None:
     """Initialize and elaborate; None when Lean did both, else what went wrong."""
     client = InProcessClient(session)
     published: list[Any] = []
-    client.on_notification(lambda method, params: published.append(params)
-                           if method == "textDocument/publishDiagnostics" else None)
+    client.on_notification(
+        lambda method, params: (
+            published.append(params) if method == "textDocument/publishDiagnostics" else None
+        )
+    )
     uri = f"file://{session.workspace_dir}/JupyterLeanHealth.lean"
     await client.request("initialize", {"processId": None, "capabilities": {}})
     client.notify("initialized", {})
-    client.notify("textDocument/didOpen", {"textDocument": {
-        "uri": uri, "languageId": "lean4", "version": 1, "text": SMOKE_DOCUMENT}})
+    client.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": SMOKE_DOCUMENT}},
+    )
     await client.request("textDocument/waitForDiagnostics", {"uri": uri, "version": 1})
-    errors = [e for params in published if isinstance(params, dict)
-              for e in _lean_errors(params.get("diagnostics") or [])]
+    errors = [
+        e
+        for params in published
+        if isinstance(params, dict)
+        for e in _lean_errors(params.get("diagnostics") or [])
+    ]
     return "Lean reported: " + "; ".join(errors) if errors else None
 
 
@@ -67,13 +83,17 @@ async def smoke_test(session: LeanSession) -> SmokeResult:
     except SessionClosed as exc:
         problem = exc.reason
     except LeanRequestError as exc:
-        problem = f"{exc}" + (f"; Lean's stderr: {' / '.join(session.stderr_tail[-5:])}"
-                              if session.stderr_tail else "")
+        problem = f"{exc}" + (
+            f"; Lean's stderr: {' / '.join(session.stderr_tail[-5:])}"
+            if session.stderr_tail
+            else ""
+        )
     except OSError as exc:
         problem = f"Lean could not be started: {exc}"
     finally:
         await session.stop("health check done")
     if problem is None and session.exit_reason not in (None, "health check done"):
         problem = session.exit_reason
-    return SmokeResult(problem is None, time.monotonic() - started, problem,
-                       datetime.now(timezone.utc))
+    return SmokeResult(
+        problem is None, time.monotonic() - started, problem, datetime.now(timezone.utc)
+    )

@@ -30,10 +30,12 @@ def utf16_index(text: str, units: int) -> int | None:
     encoded = text.encode("utf-16-le")
     if units * 2 > len(encoded):
         return None
-    if units * 2 < len(encoded) and int.from_bytes(
-            encoded[units * 2:units * 2 + 2], "little") in _LOW_SURROGATES:
+    if (
+        units * 2 < len(encoded)
+        and int.from_bytes(encoded[units * 2 : units * 2 + 2], "little") in _LOW_SURROGATES
+    ):
         return None
-    return len(encoded[:units * 2].decode("utf-16-le"))
+    return len(encoded[: units * 2].decode("utf-16-le"))
 
 
 def nth_newline(text: str, count: int) -> int:

@@ -54,9 +54,12 @@ _accepted_flags: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 async def _run(argv: Sequence[str], cwd: str, stdin: bytes | None = None) -> tuple[int, str, str]:
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin is not None else
-            asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            *argv,
+            cwd=cwd,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
     except OSError as exc:
         raise ToolchainProblem(f"{argv[0]} could not be run: {exc}") from exc
     try:
@@ -64,8 +67,9 @@ async def _run(argv: Sequence[str], cwd: str, stdin: bytes | None = None) -> tup
     except (asyncio.TimeoutError, TimeoutError) as exc:
         proc.kill()
         await proc.wait()
-        raise ToolchainProblem(f"`{' '.join(argv)}` did not answer within "
-                               f"{RESOLVE_TIMEOUT_S:g} s") from exc
+        raise ToolchainProblem(
+            f"`{' '.join(argv)}` did not answer within {RESOLVE_TIMEOUT_S:g} s"
+        ) from exc
     return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
 
 
@@ -105,8 +109,7 @@ def _known_breakage(toolchain: Toolchain, flag: str) -> bool:
 
 
 async def _accepts(toolchain: Toolchain, flags: Sequence[str]) -> bool:
-    code, _, _ = await _run([toolchain.tool("lean"), "--stdin", *flags], "/",
-                            stdin=b"prelude\n")
+    code, _, _ = await _run([toolchain.tool("lean"), "--stdin", *flags], "/", stdin=b"prelude\n")
     return code == 0
 
 

@@ -53,8 +53,7 @@ class SessionTrace:
         self._seq += 1
         head = f'{{"seq":{self._seq},"t":{time.time() * 1000:.3f},"dir":"{direction}",'
         if len(text) > MAX_TRACED_TEXT:
-            frame = head + (f'"size":{len(text)},"truncated":'
-                            f"{dumps(text[:MAX_TRACED_TEXT])}}}")
+            frame = head + (f'"size":{len(text)},"truncated":{dumps(text[:MAX_TRACED_TEXT])}}}')
         else:
             frame = head + f'"message":{text}}}'
         self._send(frame)
@@ -64,8 +63,9 @@ class SessionTrace:
         if not self.watchers:
             return
         self._seq += 1
-        self._send(dumps({"seq": self._seq, "t": round(time.time() * 1000, 3), "event": name,
-                          **details}))
+        self._send(
+            dumps({"seq": self._seq, "t": round(time.time() * 1000, 3), "event": name, **details})
+        )
 
     def close(self, code: int, reason: str) -> None:
         watchers, self.watchers = self.watchers, []

@@ -43,13 +43,18 @@ class ProcessTreeUsage:
         return self.rss_bytes + self.tmpfs_bytes
 
 
-def tree_usage(root: int, table: Mapping[int, ProcStat], children: Mapping[int, list[int]],
-               tmpfs_mounts: Iterable[str] = ()) -> ProcessTreeUsage:
+def tree_usage(
+    root: int,
+    table: Mapping[int, ProcStat],
+    children: Mapping[int, list[int]],
+    tmpfs_mounts: Iterable[str] = (),
+) -> ProcessTreeUsage:
     """The usage of ``root`` and its descendants, from one /proc snapshot ``table``."""
     members = [pid for pid in (root, *descendants(root, children=children)) if pid in table]
     resident = [_resident_pages(pid) for pid in members]
-    rss_pages = (sum(total - shared for total, shared in resident)
-                 + max((shared for _, shared in resident), default=0))
+    rss_pages = sum(total - shared for total, shared in resident) + max(
+        (shared for _, shared in resident), default=0
+    )
     ticks = sum(table[pid].cpu_ticks + table[pid].children_cpu_ticks for pid in members)
     return ProcessTreeUsage(
         rss_bytes=rss_pages * _PAGE_SIZE,
@@ -88,10 +93,13 @@ def _tmpfs_used(root: int, members: list[int], mounts: Iterable[str]) -> int:
     return used
 
 
-def measure(roots: Mapping[str, int], tmpfs_mounts: Mapping[str, Iterable[str]]
-            ) -> dict[str, ProcessTreeUsage]:
+def measure(
+    roots: Mapping[str, int], tmpfs_mounts: Mapping[str, Iterable[str]]
+) -> dict[str, ProcessTreeUsage]:
     """The usage of each session (``roots``: session id -> root pid) from one /proc pass."""
     table = process_table()
     children = children_map(table)
-    return {session_id: tree_usage(pid, table, children, tmpfs_mounts.get(session_id, ()))
-            for session_id, pid in roots.items()}
+    return {
+        session_id: tree_usage(pid, table, children, tmpfs_mounts.get(session_id, ()))
+        for session_id, pid in roots.items()
+    }

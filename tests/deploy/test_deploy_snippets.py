@@ -55,6 +55,7 @@ HUB_ACTIVITY_INTERVAL = 300  # seconds between a single-user server's activity r
 
 # -- values ------------------------------------------------------------------------------------
 
+
 def helm_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     """Values files merged as Helm merges them: maps recursively, a null removes the key."""
     merged = dict(base)
@@ -103,8 +104,9 @@ def test_values_parse_and_agree_with_the_server_config() -> None:
     # Kubernetes refuses a pod whose environment values are not strings.
     assert all(isinstance(v, str) for v in env.values()), env
     config_text = CONFIG_FILE.read_text()
-    assert [name for name in env if f'"{name}"' not in config_text] == [], \
+    assert [name for name in env if f'"{name}"' not in config_text] == [], (
         "every variable the values set is read by deploy/jupyter_server_config.py"
+    )
 
     manager = manager_from_config(env)
     assert manager.sandbox == "bwrap"
@@ -152,10 +154,14 @@ def test_config_defaults_and_overrides(tmp_path: Path) -> None:
     assert manager.sandbox == "bwrap"
     assert manager.warm_pool_size == 0
     assert manager.memory_limit == 1536 * MiB
-    overridden = manager_from_config({
-        "JUPYTER_LEAN_COURSE_DIR": str(tmp_path), "JUPYTER_LEAN_MEMORY_LIMIT_MIB": "8192",
-        "JUPYTER_LEAN_MAX_SESSIONS": "1", "JUPYTER_LEAN_WORKSPACE_ROOT": str(tmp_path / "ws"),
-    })
+    overridden = manager_from_config(
+        {
+            "JUPYTER_LEAN_COURSE_DIR": str(tmp_path),
+            "JUPYTER_LEAN_MEMORY_LIMIT_MIB": "8192",
+            "JUPYTER_LEAN_MAX_SESSIONS": "1",
+            "JUPYTER_LEAN_WORKSPACE_ROOT": str(tmp_path / "ws"),
+        }
+    )
     assert overridden.projects == {"default": str(tmp_path)}
     assert overridden.memory_limit == 8192 * MiB
     assert overridden.max_sessions_per_user == 1
@@ -179,6 +185,7 @@ def _quiet_log() -> Any:
 
 # -- a real server with the deploy config ------------------------------------------------------
 
+
 @dataclass
 class DeployedServer:
     process: subprocess.Popen[bytes]
@@ -191,9 +198,11 @@ class DeployedServer:
 
     def call(self, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
         request = urllib.request.Request(
-            self.base_url + path, method=method,
+            self.base_url + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {TOKEN}"})
+            headers={"Authorization": f"token {TOKEN}"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 text = response.read()
@@ -204,8 +213,9 @@ class DeployedServer:
 
 
 @pytest.fixture(params=["bwrap", "no-sandbox"])
-def deployed(request: pytest.FixtureRequest, real_lean: object,
-             tmp_path: Path) -> Iterator[tuple[DeployedServer, dict[str, str]]]:
+def deployed(
+    request: pytest.FixtureRequest, real_lean: object, tmp_path: Path
+) -> Iterator[tuple[DeployedServer, dict[str, str]]]:
     """`jupyter server` with deploy/jupyter_server_config.py on its config path and the values'
     extraEnv in its environment (the course folder and workspaces in tmp_path)."""
     overlays = [NO_SANDBOX] if request.param == "no-sandbox" else []
@@ -214,18 +224,34 @@ def deployed(request: pytest.FixtureRequest, real_lean: object,
     for folder in (config_dir, course, root):
         folder.mkdir()
     shutil.copy(CONFIG_FILE, config_dir / "jupyter_server_config.py")
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("JUPYTER_LEAN_")}
-    env.update(extra_env, JUPYTER_CONFIG_DIR=str(config_dir),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTER_LEAN_COURSE_DIR=str(course),
-               JUPYTER_LEAN_WORKSPACE_ROOT=str(tmp_path / "workspaces"))
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith("JUPYTER_LEAN_")
+    }
+    env.update(
+        extra_env,
+        JUPYTER_CONFIG_DIR=str(config_dir),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTER_LEAN_COURSE_DIR=str(course),
+        JUPYTER_LEAN_WORKSPACE_ROOT=str(tmp_path / "workspaces"),
+    )
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
-         "--no-browser", "--allow-root", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--no-browser",
+            "--allow-root",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     server = DeployedServer(process, port, course)
     try:
         wait_until_listening(server.process, server.port)
@@ -255,8 +281,7 @@ def test_server_with_the_deploy_config(deployed: tuple[DeployedServer, dict[str,
 
     # The per-user cap from the values: the third session is refused.
     limit = int(extra_env["JUPYTER_LEAN_MAX_SESSIONS"])
-    created = [server.call("lean/sessions", "POST", {"project": "default"})
-               for _ in range(limit)]
+    created = [server.call("lean/sessions", "POST", {"project": "default"}) for _ in range(limit)]
     assert [status for status, _ in created] == [201] * limit
     status, refused = server.call("lean/sessions", "POST", {"project": "default"})
     assert status == 429 and f"the limit is {limit}" in refused["message"]
@@ -264,15 +289,17 @@ def test_server_with_the_deploy_config(deployed: tuple[DeployedServer, dict[str,
     # Lean gets -M at 3/4 of the configured memory limit (its graceful stop before ours).
     memory_limit_mib = int(extra_env["JUPYTER_LEAN_MEMORY_LIMIT_MIB"])
     pid = created[0][1]["pid"]
-    command_lines = [Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
-                     for p in (pid, *descendants(pid))]
+    command_lines = [
+        Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0") for p in (pid, *descendants(pid))
+    ]
     assert any(f"-M{memory_limit_mib * 3 // 4}".encode() in line for line in command_lines)
 
     # Lean traffic alone (no REST call, which counts as activity by itself) moves the server's
     # last_activity: what jupyterhub-singleuser reports to the Hub and its idle culler reads.
     _, before = server.call("api/status")
-    after = asyncio.run(_lean_traffic_until_active(server, created[0][1]["id"],
-                                                   before["last_activity"]))
+    after = asyncio.run(
+        _lean_traffic_until_active(server, created[0][1]["id"], before["last_activity"])
+    )
     assert after > before["last_activity"]
     for _, session in created:
         assert server.call(f"lean/sessions/{session['id']}", "DELETE")[0] == 204
@@ -286,8 +313,7 @@ def _measure_module() -> Any:
     return module
 
 
-async def _lean_traffic_until_active(server: DeployedServer, session_id: str,
-                                     since: str) -> str:
+async def _lean_traffic_until_active(server: DeployedServer, session_id: str, since: str) -> str:
     """Talk to Lean over the session's WebSocket until the server's last_activity moves past
     ``since`` (the server reports Lean activity at most once a second); the new value."""
     measure = _measure_module()
@@ -295,8 +321,9 @@ async def _lean_traffic_until_active(server: DeployedServer, session_id: str,
     socket = await client.lsp(session_id)
     try:
         seen: list[dict[str, Any]] = []
-        await measure._request(socket, 1, "initialize",
-                               {"processId": None, "capabilities": {}}, 60, seen)
+        await measure._request(
+            socket, 1, "initialize", {"processId": None, "capabilities": {}}, 60, seen
+        )
         deadline = time.monotonic() + 20
         request_id = 1
         while time.monotonic() < deadline:
@@ -310,19 +337,23 @@ async def _lean_traffic_until_active(server: DeployedServer, session_id: str,
         socket.close()
 
 
-async def _unknown_request(measure: Any, socket: Any, request_id: int,
-                           seen: list[dict[str, Any]]) -> None:
+async def _unknown_request(
+    measure: Any, socket: Any, request_id: int, seen: list[dict[str, Any]]
+) -> None:
     # Lean answers an unknown method with an error, which is all the traffic this needs.
     with contextlib.suppress(RuntimeError):
         await measure._request(socket, request_id, "$/lean/unknownRequestForTest", {}, 10, seen)
 
 
-def test_measure_script_sizes_a_session(
-        deployed: tuple[DeployedServer, dict[str, str]]) -> None:
+def test_measure_script_sizes_a_session(deployed: tuple[DeployedServer, dict[str, str]]) -> None:
     server, extra_env = deployed
     done = subprocess.run(
         [sys.executable, str(MEASURE), "--url", server.base_url, "--token", TOKEN],
-        capture_output=True, text=True, timeout=90, check=True)
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
     measured = json.loads(done.stdout)
     assert measured["errors"] == [], measured
     # A watchdog and one worker: more than one Lean process, well under the session's limit.
@@ -331,6 +362,7 @@ def test_measure_script_sizes_a_session(
 
 
 # -- Dockerfile --------------------------------------------------------------------------------
+
 
 def _dockerfile() -> tuple[str, dict[str, str]]:
     text = DOCKERFILE.read_text()
@@ -349,7 +381,7 @@ def test_dockerfile_pins_what_it_installs() -> None:
     assert '"jupyterhub==${JUPYTERHUB_VERSION}"' in text
     assert '"jupyterlab==${JUPYTERLAB_VERSION}"' in text
     assert "releases/download/v${ELAN_VERSION}/" in text, "elan by release, not the latest"
-    assert "--default-toolchain \"${LEAN_TOOLCHAIN}\"" in text
+    assert '--default-toolchain "${LEAN_TOOLCHAIN}"' in text
     # No toolchain is fetched at run time: the course must use the pinned one.
     assert '!= "${LEAN_TOOLCHAIN}"' in text
     assert "elan-init.sh" not in text, "the init script always installs the latest elan"
@@ -375,6 +407,7 @@ def test_dockerfile_installs_the_sandbox_and_builds_the_course() -> None:
 
 # -- README ------------------------------------------------------------------------------------
 
+
 def _configurable(class_name: str) -> type:
     from jupyter_server.serverapp import ServerApp
     from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
@@ -382,26 +415,43 @@ def _configurable(class_name: str) -> type:
     from jupyter_server_ext.app import LeanExtensionApp
     from lean_kernel.kernel import LeanKernel
 
-    classes = {"LeanSessionManager": LeanSessionManager, "LeanKernel": LeanKernel,
-               "ServerApp": ServerApp, "MappingKernelManager": MappingKernelManager,
-               "LeanExtensionApp": LeanExtensionApp}
+    classes = {
+        "LeanSessionManager": LeanSessionManager,
+        "LeanKernel": LeanKernel,
+        "ServerApp": ServerApp,
+        "MappingKernelManager": MappingKernelManager,
+        "LeanExtensionApp": LeanExtensionApp,
+    }
     assert class_name in classes, f"deploy/README.md names an unknown class {class_name}"
     return classes[class_name]
 
 
 def test_every_setting_the_readme_names_exists() -> None:
     text = README.read_text()
-    named = set(re.findall(
-        r"\b(LeanSessionManager|LeanKernel|ServerApp|MappingKernelManager|LeanExtensionApp)"
-        r"\.([a-z_]+)\b", text))
+    named = set(
+        re.findall(
+            r"\b(LeanSessionManager|LeanKernel|ServerApp|MappingKernelManager|LeanExtensionApp)"
+            r"\.([a-z_]+)\b",
+            text,
+        )
+    )
     assert len(named) > 10
-    missing = [f"{cls}.{trait}" for cls, trait in sorted(named)
-               if not _configurable(cls).class_traits(config=True).get(trait)]
+    missing = [
+        f"{cls}.{trait}"
+        for cls, trait in sorted(named)
+        if not _configurable(cls).class_traits(config=True).get(trait)
+    ]
     assert missing == []
     # The settings the brief of a class deployment is about are all covered.
     covered = {trait for cls, trait in named if cls == "LeanSessionManager"}
-    assert {"memory_limit", "idle_timeout", "max_sessions_per_user", "sandbox",
-            "projects", "cpu_time_limit"} <= covered
+    assert {
+        "memory_limit",
+        "idle_timeout",
+        "max_sessions_per_user",
+        "sandbox",
+        "projects",
+        "cpu_time_limit",
+    } <= covered
     # Every environment variable the README documents is one the config reads.
     config_text = CONFIG_FILE.read_text()
     documented = set(re.findall(r"\b(JUPYTER_(?:LEAN|KERNEL|SHUTDOWN)_[A-Z_]+)\b", text))

@@ -35,11 +35,16 @@ def _as(user: str) -> dict[str, str]:
     return {"X-Test-User": user, "Authorization": ""}
 
 
-async def _call(jp_fetch: Fetch, *path: str, user: str, method: str = "GET",
-                body: str | None = None, **params: str) -> tuple[int, Any]:
+async def _call(
+    jp_fetch: Fetch,
+    *path: str,
+    user: str,
+    method: str = "GET",
+    body: str | None = None,
+    **params: str,
+) -> tuple[int, Any]:
     try:
-        response = await jp_fetch(*path, method=method, body=body, headers=_as(user),
-                                  params=params)
+        response = await jp_fetch(*path, method=method, body=body, headers=_as(user), params=params)
     except HTTPClientError as exc:
         return exc.code, None
     text = response.body.decode()
@@ -49,8 +54,7 @@ async def _call(jp_fetch: Fetch, *path: str, user: str, method: str = "GET",
 
 
 async def _session_of(jp_fetch: Fetch, user: str) -> dict[str, Any]:
-    status, session = await _call(jp_fetch, "lean", "sessions", user=user, method="POST",
-                                  body="{}")
+    status, session = await _call(jp_fetch, "lean", "sessions", user=user, method="POST", body="{}")
     assert status == 201, session
     return session  # type: ignore[no-any-return]
 
@@ -70,27 +74,35 @@ async def test_admins_list_and_end_every_users_sessions(real_lean: Any, jp_fetch
     assert (await _call(jp_fetch, "lean", "sessions", alice["id"], user="bob"))[0] == 404
     assert (await _call(jp_fetch, "lean", "sessions", alice["id"], user="bob", all="1"))[0] == 403
     for query in ({}, {"all": "1"}):
-        status, _ = await _call(jp_fetch, "lean", "sessions", alice["id"], user="bob",
-                                method="DELETE", **query)
+        status, _ = await _call(
+            jp_fetch, "lean", "sessions", alice["id"], user="bob", method="DELETE", **query
+        )
         assert status in (403, 404)
     assert (await _call(jp_fetch, "lean", "sessions", alice["id"], user="alice"))[0] == 200
 
     # An admin ends alice's session only when asking with ?all=1.
-    assert (await _call(jp_fetch, "lean", "sessions", alice["id"], user="admin-ann",
-                        method="DELETE"))[0] == 404
-    status, seen = await _call(jp_fetch, "lean", "sessions", alice["id"], user="admin-ann",
-                               all="1")
+    assert (
+        await _call(jp_fetch, "lean", "sessions", alice["id"], user="admin-ann", method="DELETE")
+    )[0] == 404
+    status, seen = await _call(jp_fetch, "lean", "sessions", alice["id"], user="admin-ann", all="1")
     assert status == 200 and seen["owner"] == "alice" and seen["pid"]
-    assert (await _call(jp_fetch, "lean", "sessions", alice["id"], user="admin-ann",
-                        method="DELETE", all="1"))[0] == 204
+    assert (
+        await _call(
+            jp_fetch, "lean", "sessions", alice["id"], user="admin-ann", method="DELETE", all="1"
+        )
+    )[0] == 204
     assert not process_alive(seen["pid"])
     assert (await _call(jp_fetch, "lean", "sessions", user="alice"))[1] == []
     assert (await _call(jp_fetch, "lean", "sessions", user="bob"))[1][0]["id"] == bob["id"]
 
 
 def _config_of(page: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="jupyter-lean-console-config">'
-                      r"(.*?)</script>", page, re.S)
+    found = re.search(
+        r'<script type="application/json" id="jupyter-lean-console-config">'
+        r"(.*?)</script>",
+        page,
+        re.S,
+    )
     assert found is not None, page[:500]
     return json.loads(found[1])  # type: ignore[no-any-return]
 
@@ -116,8 +128,7 @@ async def test_console_page_knows_who_is_asking(real_lean: Any, jp_fetch: Fetch)
     assert _config_of(page)["user"] == hostile
 
 
-@pytest.mark.parametrize("path", [("lean", "console"), ("lean", "console", "static",
-                                                         "console.js")])
+@pytest.mark.parametrize("path", [("lean", "console"), ("lean", "console", "static", "console.js")])
 async def test_console_needs_authentication_and_authorization(
     real_lean: Any, jp_fetch: Fetch, path: tuple[str, ...]
 ) -> None:
@@ -166,18 +177,28 @@ async def test_trace_shows_a_sessions_traffic_to_its_owner_and_admins(
     stranger = await connect(url("bob"))
     assert (await stranger.wait_closed())[0] == 4404
 
-    client = await connect(ws_url(jp_http_port, jp_base_url,
-                                  f"/lean/sessions/{session['id']}/lsp", test_user="alice"))
+    client = await connect(
+        ws_url(jp_http_port, jp_base_url, f"/lean/sessions/{session['id']}/lsp", test_user="alice")
+    )
     await client.initialize()
     uri = (jp_root_dir / "Traced.lean").as_uri()
     await client.open_document(uri, DOCUMENT)
-    hover = await client.request("textDocument/hover", {
-        "textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}}, timeout=60)
+    hover = await client.request(
+        "textDocument/hover",
+        {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}},
+        timeout=60,
+    )
     assert "N.s : N → N" in hover["result"]["contents"]["value"]
 
     for watcher in (owner, admin):
-        frames = await _recv_trace(watcher, lambda f: f.get("dir") == "out" and _message(f).get(
-            "id") == hover["id"] and "result" in _message(f))
+        frames = await _recv_trace(
+            watcher,
+            lambda f: (
+                f.get("dir") == "out"
+                and _message(f).get("id") == hover["id"]
+                and "result" in _message(f)
+            ),
+        )
         assert frames[0]["event"] == "attached"
         sent = [(f["dir"], _message(f).get("method")) for f in frames if "dir" in f]
         assert ("in", "initialize") in sent and ("in", "textDocument/didOpen") in sent

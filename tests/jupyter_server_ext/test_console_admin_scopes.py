@@ -18,17 +18,23 @@ def _hub_handler(scopes: list[str]) -> Any:
     hub_auth = SimpleNamespace(check_scopes=HubAuth.check_scopes.__get__(object()))
     # An authorizer like JupyterHub's: yes to whoever got this far.
     authorizer = SimpleNamespace(is_authorized=lambda *args: True)
-    return SimpleNamespace(current_user=user, authorizer=authorizer,
-                           identity_provider=SimpleNamespace(hub_auth=hub_auth))
+    return SimpleNamespace(
+        current_user=user,
+        authorizer=authorizer,
+        identity_provider=SimpleNamespace(hub_auth=hub_auth),
+    )
 
 
-@pytest.mark.parametrize(("scopes", "admin"), [
-    (["admin:servers", "access:servers"], True),  # a Hub admin
-    (["admin:servers!user=bob", "access:servers!user=bob"], True),  # admin of bob's servers
-    (["admin:servers!user=carol", "access:servers"], False),  # of someone else's
-    (["access:servers!user=bob", "servers!user=bob", "read:users:name!user=bob"], False),  # bob
-    (["access:servers!server=bob/"], False),  # shared with them
-])
+@pytest.mark.parametrize(
+    ("scopes", "admin"),
+    [
+        (["admin:servers", "access:servers"], True),  # a Hub admin
+        (["admin:servers!user=bob", "access:servers!user=bob"], True),  # admin of bob's servers
+        (["admin:servers!user=carol", "access:servers"], False),  # of someone else's
+        (["access:servers!user=bob", "servers!user=bob", "read:users:name!user=bob"], False),  # bob
+        (["access:servers!server=bob/"], False),  # shared with them
+    ],
+)
 async def test_hub_admins_hold_admin_servers_for_this_servers_owner(
     monkeypatch: pytest.MonkeyPatch, scopes: list[str], admin: bool
 ) -> None:
@@ -44,8 +50,10 @@ async def test_elsewhere_the_authorizer_decides_on_lean_admin() -> None:
         asked.append((action, resource))
         return user.username == "root-of-all"
 
-    handler = SimpleNamespace(current_user=SimpleNamespace(username="root-of-all"),
-                              authorizer=SimpleNamespace(is_authorized=is_authorized))
+    handler = SimpleNamespace(
+        current_user=SimpleNamespace(username="root-of-all"),
+        authorizer=SimpleNamespace(is_authorized=is_authorized),
+    )
     assert await is_admin(handler, "write")
     handler.current_user = SimpleNamespace(username="mallory")
     assert not await is_admin(handler, "read")

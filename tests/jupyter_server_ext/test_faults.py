@@ -80,10 +80,21 @@ async def test_lean_killed_mid_request_fails_requests_at_once_and_says_why(
     await socket.open_document(uri, "#eval 1\n-- standin: delay 30\n#eval 2\n")
     socket.next_id += 1
     hover_id = socket.next_id
-    await socket.send({"jsonrpc": "2.0", "id": hover_id, "method": "textDocument/hover",
-                       "params": _hover(uri, line=2, character=6)})
-    await socket.wait_notification("$/lean/fileProgress", lambda m: m["params"]["processing"]
-                                   and m["params"]["processing"][0]["range"]["start"]["line"] == 1)
+    await socket.send(
+        {
+            "jsonrpc": "2.0",
+            "id": hover_id,
+            "method": "textDocument/hover",
+            "params": _hover(uri, line=2, character=6),
+        }
+    )
+    await socket.wait_notification(
+        "$/lean/fileProgress",
+        lambda m: (
+            m["params"]["processing"]
+            and m["params"]["processing"][0]["range"]["start"]["line"] == 1
+        ),
+    )
     pid = (await _session_json(jp_fetch, session_id))["pid"]
     pace = await slowest_round_trip(lambda: jp_fetch("lean", "sessions", session_id))
 
@@ -127,15 +138,26 @@ class TestHungLean:
         # waitForDiagnostics is a barrier that may legitimately take minutes: no timeout.
         socket.next_id += 1
         barrier_id = socket.next_id
-        await socket.send({"jsonrpc": "2.0", "id": barrier_id,
-                           "method": "textDocument/waitForDiagnostics",
-                           "params": {"uri": uri, "version": 1}})
+        await socket.send(
+            {
+                "jsonrpc": "2.0",
+                "id": barrier_id,
+                "method": "textDocument/waitForDiagnostics",
+                "params": {"uri": uri, "version": 1},
+            }
+        )
         loop = asyncio.get_running_loop()
         sent_at = loop.time()
         socket.next_id += 1
         hover_id = socket.next_id
-        await socket.send({"jsonrpc": "2.0", "id": hover_id, "method": "textDocument/hover",
-                           "params": _hover(uri, line=2)})
+        await socket.send(
+            {
+                "jsonrpc": "2.0",
+                "id": hover_id,
+                "method": "textDocument/hover",
+                "params": _hover(uri, line=2),
+            }
+        )
         answered: list[Any] = []
         while not answered or answered[-1] != hover_id:
             message = await socket.recv(timeout=5)
@@ -174,7 +196,8 @@ class TestLeanStopsReading:
 
         # How long a hover takes on this machine right now, with nothing else going on.
         pace = await slowest_round_trip(
-            lambda: other.request("textDocument/hover", _hover(other_uri, 1, 6)), samples=10)
+            lambda: other.request("textDocument/hover", _hover(other_uri, 1, 6)), samples=10
+        )
 
         stuck, stuck_id = await _new_session(open_socket)
         uri = _uri(jp_root_dir)
@@ -182,8 +205,16 @@ class TestLeanStopsReading:
         session = _session_of(jp_serverapp, stuck_id)
         # 20 MB of notifications Lean would ignore (an edit could reach the stand-in before it
         # hangs, and replace the document that makes it hang).
-        flood = [json.dumps({"jsonrpc": "2.0", "method": "$/test/flood", "params": {
-            "n": n, "data": "z" * (100 * 1024)}}) for n in range(200)]
+        flood = [
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "$/test/flood",
+                    "params": {"n": n, "data": "z" * (100 * 1024)},
+                }
+            )
+            for n in range(200)
+        ]
 
         async def flood_it() -> None:
             for frame in flood:  # as fast as the socket takes them: no awaiting the server
@@ -205,7 +236,8 @@ class TestLeanStopsReading:
             assert loop.time() - started < time_limit(20, pace), "the stuck Lean was never ended"
         await flooding
         assert worst < time_limit(0.5, pace), (
-            f"the event loop stalled for {worst:.2f} s (a hover took {pace:.3f} s before)")
+            f"the event loop stalled for {worst:.2f} s (a hover took {pace:.3f} s before)"
+        )
         # Backpressure held the flood back: the server never queued more than the pause
         # threshold plus one frame for Lean, not the 20 MB sent.
         assert backlog <= STDIN_PAUSE + len(flood[0]), backlog
@@ -256,11 +288,16 @@ class TestSlowClient:
                     flood_progress += 1
         assert flood_progress == FLOOD, "messages were lost or reordered"
         assert sorted(d["message"].strip() for d in await socket.diagnostics_for(uri, 1)) == [
-            "1", "2"]
+            "1",
+            "2",
+        ]
 
     @pytest.mark.usefixtures("standin_only")
     async def test_a_client_that_never_reads_is_closed_4408_and_can_resume(
-        self, open_socket: Any, jp_fetch: Fetch, jp_root_dir: Path,
+        self,
+        open_socket: Any,
+        jp_fetch: Fetch,
+        jp_root_dir: Path,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(session_module, "CLIENT_STALL_SECONDS", 1.0)
@@ -284,6 +321,6 @@ class TestSlowClient:
         again = await open_socket(f"/lean/sessions/{session_id}/lsp")
         await again.initialize()
         await again.open_document(uri, f"#eval 1\n-- standin: flood {FLOOD}\n#eval 2\n")
-        assert sorted(d["message"].strip() for d in await again.diagnostics_for(uri, 1,
-                                                                                timeout=30)) == [
-            "1", "2"]
+        assert sorted(
+            d["message"].strip() for d in await again.diagnostics_for(uri, 1, timeout=30)
+        ) == ["1", "2"]

@@ -87,9 +87,12 @@ def expectation(message: Json) -> Expect:
             return Expect("error", None)
         # Barriers may wait for a version that never comes: they are exempt from timeouts.
         return Expect("none") if method in UNTIMED else Expect("response", message["id"])
-    if "id" in message and (message["id"] is None or _valid_id(message["id"])) and (
-        ("result" in message) != ("error" in message)
-    ) and isinstance(message.get("error", {}), dict):
+    if (
+        "id" in message
+        and (message["id"] is None or _valid_id(message["id"]))
+        and (("result" in message) != ("error" in message))
+        and isinstance(message.get("error", {}), dict)
+    ):
         return Expect("none")
     return Expect("error", message.get("id"))
 
@@ -110,29 +113,60 @@ def _text_frame(message: Json) -> Frame:
 
 # -- strategies ------------------------------------------------------------------------------
 
-leaves = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-          | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12))
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 json_values = st.recursive(
     leaves,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 # Ids the fuzzer may use; never "sync-..." (the checker's own).
 ids = st.integers(-(2**64), 2**64) | st.text(alphabet="abxyz019", max_size=6)
-bad_ids = st.floats(allow_nan=False) | st.booleans() | st.lists(st.integers(), max_size=2) | (
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+bad_ids = (
+    st.floats(allow_nan=False)
+    | st.booleans()
+    | st.lists(st.integers(), max_size=2)
+    | (st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+)
 
 METHODS = [
-    "initialize", "initialized", "shutdown", "exit", "textDocument/didOpen",
-    "textDocument/didChange", "textDocument/didClose", "textDocument/didSave",
-    "workspace/didChangeWatchedFiles", "$/cancelRequest", "$/lean/rpc/connect",
-    "$/lean/rpc/call", "$/lean/rpc/release", "$/lean/rpc/keepAlive", "textDocument/hover",
-    "textDocument/completion", "completionItem/resolve", "$/lean/plainGoal",
-    "$/lean/plainTermGoal", "textDocument/definition", "textDocument/documentSymbol",
-    "textDocument/semanticTokens/range", "textDocument/semanticTokens/full",
-    "textDocument/waitForDiagnostics", "$/lean/waitForILeans", "textDocument/codeAction",
-    "textDocument/references", "workspace/symbol", "$/lean/unknown", "no/such/method",
+    "initialize",
+    "initialized",
+    "shutdown",
+    "exit",
+    "textDocument/didOpen",
+    "textDocument/didChange",
+    "textDocument/didClose",
+    "textDocument/didSave",
+    "workspace/didChangeWatchedFiles",
+    "$/cancelRequest",
+    "$/lean/rpc/connect",
+    "$/lean/rpc/call",
+    "$/lean/rpc/release",
+    "$/lean/rpc/keepAlive",
+    "textDocument/hover",
+    "textDocument/completion",
+    "completionItem/resolve",
+    "$/lean/plainGoal",
+    "$/lean/plainTermGoal",
+    "textDocument/definition",
+    "textDocument/documentSymbol",
+    "textDocument/semanticTokens/range",
+    "textDocument/semanticTokens/full",
+    "textDocument/waitForDiagnostics",
+    "$/lean/waitForILeans",
+    "textDocument/codeAction",
+    "textDocument/references",
+    "workspace/symbol",
+    "$/lean/unknown",
+    "no/such/method",
 ]
 
 
@@ -143,24 +177,42 @@ def templates(uri: str) -> dict[str, Json]:
     rng = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 2}}
     return {
         "initialize": {"processId": None, "capabilities": {}, "rootUri": None},
-        "textDocument/didOpen": {"textDocument": {"uri": uri, "languageId": "lean4",
-                                                  "version": 1, "text": "def a := 1\n#eval a\n"}},
-        "textDocument/didChange": {"textDocument": {"uri": uri, "version": 2},
-                                   "contentChanges": [{"range": rng, "text": "x"}]},
+        "textDocument/didOpen": {
+            "textDocument": {
+                "uri": uri,
+                "languageId": "lean4",
+                "version": 1,
+                "text": "def a := 1\n#eval a\n",
+            }
+        },
+        "textDocument/didChange": {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [{"range": rng, "text": "x"}],
+        },
         "textDocument/didClose": {"textDocument": document},
         "textDocument/didSave": {"textDocument": document, "text": "#eval 1\n"},
         "workspace/didChangeWatchedFiles": {"changes": [{"uri": uri, "type": 2}]},
         "$/cancelRequest": {"id": 1},
         "$/lean/rpc/connect": {"uri": uri},
-        "$/lean/rpc/call": {"textDocument": document, "position": position, "sessionId": "7",
-                            "method": "Lean.Widget.getWidgets", "params": position},
+        "$/lean/rpc/call": {
+            "textDocument": document,
+            "position": position,
+            "sessionId": "7",
+            "method": "Lean.Widget.getWidgets",
+            "params": position,
+        },
         "$/lean/rpc/release": {"uri": uri, "sessionId": "7", "refs": [{"p": "1"}]},
         "$/lean/rpc/keepAlive": {"uri": uri, "sessionId": "7"},
-        "completionItem/resolve": {"label": "a", "data": {"params": {
-            "textDocument": document, "position": position}}},
+        "completionItem/resolve": {
+            "label": "a",
+            "data": {"params": {"textDocument": document, "position": position}},
+        },
         "textDocument/semanticTokens/range": {"textDocument": document, "range": rng},
-        "textDocument/codeAction": {"textDocument": document, "range": rng,
-                                    "context": {"diagnostics": []}},
+        "textDocument/codeAction": {
+            "textDocument": document,
+            "range": rng,
+            "context": {"diagnostics": []},
+        },
         "textDocument/waitForDiagnostics": {"uri": uri, "version": 1},
         "$/lean/waitForILeans": {"uri": uri, "version": 1},
         "workspace/symbol": {"query": "a"},
@@ -195,22 +247,59 @@ def mutated_params(draw: st.DrawFn, template: Json) -> Json:
     value = template
     for _ in range(draw(st.integers(0, 3))):
         path = draw(st.sampled_from(_paths(value)))
-        new = draw(json_values | st.sampled_from([
-            -1, 2**31, 2**63, 2**64, 10**30, 1.5, "", "file:///etc/passwd", None, [], {}]))
+        new = draw(
+            json_values
+            | st.sampled_from(
+                [-1, 2**31, 2**63, 2**64, 10**30, 1.5, "", "file:///etc/passwd", None, [], {}]
+            )
+        )
         value = _replace(value, path, new)
     return value
 
 
 # Methods whose params Lean decodes strictly (a decoding failure can be fatal to it), and values
 # of every JSON type, for swapping in where another type belongs.
-STRICT = ["textDocument/didOpen", "textDocument/didChange", "textDocument/didClose",
-          "textDocument/didSave", "workspace/didChangeWatchedFiles", "$/cancelRequest",
-          "$/lean/rpc/release", "$/lean/rpc/keepAlive", "textDocument/waitForDiagnostics",
-          "$/lean/rpc/call", "completionItem/resolve", "textDocument/semanticTokens/range"]
-REQUESTS = {"textDocument/waitForDiagnostics", "$/lean/rpc/call", "completionItem/resolve",
-            "textDocument/semanticTokens/range"}
-WRONG_TYPES = [5, -1, 0, 1.5, -0.0, "", "x", None, True, False, [], [1], {}, {"a": 1},
-               2**31, 2**53 + 1, 2**64, -(2**63) - 1, 10**30]
+STRICT = [
+    "textDocument/didOpen",
+    "textDocument/didChange",
+    "textDocument/didClose",
+    "textDocument/didSave",
+    "workspace/didChangeWatchedFiles",
+    "$/cancelRequest",
+    "$/lean/rpc/release",
+    "$/lean/rpc/keepAlive",
+    "textDocument/waitForDiagnostics",
+    "$/lean/rpc/call",
+    "completionItem/resolve",
+    "textDocument/semanticTokens/range",
+]
+REQUESTS = {
+    "textDocument/waitForDiagnostics",
+    "$/lean/rpc/call",
+    "completionItem/resolve",
+    "textDocument/semanticTokens/range",
+}
+WRONG_TYPES = [
+    5,
+    -1,
+    0,
+    1.5,
+    -0.0,
+    "",
+    "x",
+    None,
+    True,
+    False,
+    [],
+    [1],
+    {},
+    {"a": 1},
+    2**31,
+    2**53 + 1,
+    2**64,
+    -(2**63) - 1,
+    10**30,
+]
 
 
 @st.composite
@@ -233,8 +322,13 @@ def lsp_messages(draw: st.DrawFn, uri: str) -> Frame:
     """Structurally plausible JSON-RPC messages with mutated envelopes and params."""
     known = templates(uri)
     method = draw(st.sampled_from(METHODS) | st.text(max_size=20))
-    params = draw(mutated_params(known.get(method, {"textDocument": {"uri": uri},
-                                                    "position": {"line": 0, "character": 1}})))
+    params = draw(
+        mutated_params(
+            known.get(
+                method, {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 1}}
+            )
+        )
+    )
     message: dict[str, Json] = {"jsonrpc": "2.0", "method": method}
     if draw(st.booleans()):
         message["params"] = params
@@ -257,12 +351,21 @@ def lsp_messages(draw: st.DrawFn, uri: str) -> Frame:
 @st.composite
 def raw_frames(draw: st.DrawFn, uri: str) -> Frame:
     """Frames that are not valid JSON-RPC text, or that Lean would read differently."""
-    sample = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {
-        "textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}})
+    sample = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "textDocument/hover",
+            "params": {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}},
+        }
+    )
     # Oversized frames cost a reconnection (and for /lean/lsp a new Lean): fewer of them.
-    choice = draw(st.sampled_from([
-        "text", "binary", "truncated", "deep", "constant", "surrogate", "big-valid"] * 3
-        + ["huge"]))
+    choice = draw(
+        st.sampled_from(
+            ["text", "binary", "truncated", "deep", "constant", "surrogate", "big-valid"] * 3
+            + ["huge"]
+        )
+    )
     if choice == "text":
         text = draw(st.text(max_size=200))
         try:
@@ -277,7 +380,7 @@ def raw_frames(draw: st.DrawFn, uri: str) -> Frame:
         except ValueError:  # includes UnicodeDecodeError
             return Frame(data, Expect("error"), binary=True)
     if choice == "truncated":
-        return Frame(sample[:draw(st.integers(0, len(sample) - 1))], Expect("error"))
+        return Frame(sample[: draw(st.integers(0, len(sample) - 1))], Expect("error"))
     if choice == "deep":
         # Past MAX_DEPTH the session refuses it; past ~1000 Python's parser gives up too.
         depth = draw(st.integers(MAX_DEPTH_REFUSED, 5000))
@@ -289,19 +392,30 @@ def raw_frames(draw: st.DrawFn, uri: str) -> Frame:
         return Frame(frame, Expect("error", 5))
     if choice == "constant":
         # Valid for Python's json module, fatal or gigantic for Lean's parser.
-        token = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "0e999999999",
-                                      "1E+1000", "-2.5e-99999"]))
+        token = draw(
+            st.sampled_from(
+                ["NaN", "Infinity", "-Infinity", "1e999", "0e999999999", "1E+1000", "-2.5e-99999"]
+            )
+        )
         return Frame(sample.replace('"line": 0', f'"line": {token}'), Expect("error", 1))
     if choice == "surrogate":
-        return Frame(sample.replace("textDocument/hover", "textDocument/hover\\ud800"),
-                     Expect("error", 1))
+        return Frame(
+            sample.replace("textDocument/hover", "textDocument/hover\\ud800"), Expect("error", 1)
+        )
     if choice == "huge":
         size = draw(st.integers(MAX_MESSAGE + 1, 2 * MAX_MESSAGE))
         return Frame("x" * size, Expect("close1009"), binary=draw(st.booleans()))
     # Just under the limit and valid: an ordinary (large) document.
     text = "-- " + "y" * (MAX_MESSAGE - 400) + "\n#eval 1\n"
-    return _text_frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-        "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text}}})
+    return _text_frame(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text}
+            },
+        }
+    )
 
 
 # -- the fuzzing client (runs in a thread) ---------------------------------------------------
@@ -343,8 +457,11 @@ class Fuzzer:
 
     def http(self, method: str, path: str, body: bytes | None = None) -> Json:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}{path}", data=body,
-            method=method, headers=self.headers)
+            f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}{path}",
+            data=body,
+            method=method,
+            headers=self.headers,
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
         return json.loads(raw) if raw else None
@@ -357,8 +474,14 @@ class Fuzzer:
                 victim.session_id = self.http("POST", "/lean/sessions", b"{}")["id"]
             path = f"/lean/sessions/{victim.session_id}/lsp"
         url = f"ws://127.0.0.1:{self.port}{self.base_url.rstrip('/')}{path}"
-        victim.ws = ws_connect(url, additional_headers=self.headers, max_size=None,
-                               compression=None, ping_interval=None, open_timeout=10)
+        victim.ws = ws_connect(
+            url,
+            additional_headers=self.headers,
+            max_size=None,
+            compression=None,
+            ping_interval=None,
+            open_timeout=10,
+        )
         # The sync request follows each frame at once: no Nagle delay on this side either.
         victim.ws.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         victim.outstanding.clear()
@@ -366,8 +489,17 @@ class Fuzzer:
             first = json.loads(victim.ws.recv(timeout=10))
             assert first["method"] == "$/jupyterLean/session", first
             victim.session_id = first["params"]["id"]
-        self.send(victim, json.dumps({"jsonrpc": "2.0", "id": "init", "method": "initialize",
-                                      "params": {"processId": None, "capabilities": {}}}))
+        self.send(
+            victim,
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": "init",
+                    "method": "initialize",
+                    "params": {"processId": None, "capabilities": {}},
+                }
+            ),
+        )
         while "result" not in (reply := self.receive(victim, timeout=10)) or reply["id"] != "init":
             pass
         self.send(victim, json.dumps({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
@@ -398,8 +530,10 @@ class Fuzzer:
         answer. Lean answering it proves Lean is alive and reading."""
         self.sync_counter += 1
         sync_id = f"sync-{self.sync_counter}"
-        self.send(victim, json.dumps({"jsonrpc": "2.0", "id": sync_id, "method": "$/fuzz/ping",
-                                      "params": {}}))
+        self.send(
+            victim,
+            json.dumps({"jsonrpc": "2.0", "id": sync_id, "method": "$/fuzz/ping", "params": {}}),
+        )
         received: list[Json] = []
         while True:
             message = self.receive(victim, timeout=10)
@@ -432,8 +566,13 @@ class Fuzzer:
         received = self.sync(victim)
         self.bystander_latencies.append(asked.result(timeout=10))
         if frame.expect.kind == "error":
-            errors = [m for m in received if "error" in m and "method" not in m
-                      and m.get("id") in (None, frame.expect.request_id)]
+            errors = [
+                m
+                for m in received
+                if "error" in m
+                and "method" not in m
+                and m.get("id") in (None, frame.expect.request_id)
+            ]
             if not errors:
                 raise FuzzFailure(f"no JSON-RPC error for {frame.data[:300]!r}: {received}")
 
@@ -479,9 +618,15 @@ class Fuzzer:
         self.deadline = time.monotonic() + FUZZ_BUDGET_S
         frames = st.one_of(wrong_typed(uri), lsp_messages(uri), raw_frames(uri))
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate], print_blob=False,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            print_blob=False,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(st.lists(st.tuples(st.integers(0, 1), frames), min_size=1, max_size=16))
         def fuzz_frames(batch: list[tuple[int, Frame]]) -> None:
             if time.monotonic() > self.deadline and self.frames_sent >= MIN_FRAMES:
@@ -499,12 +644,17 @@ class Fuzzer:
 
 @pytest.fixture
 def lean_config() -> dict[str, object]:
-    return {"max_message_size": MAX_MESSAGE, "request_timeout": REQUEST_TIMEOUT,
-            "max_sessions_per_user": 200, "max_sessions": 200}
+    return {
+        "max_message_size": MAX_MESSAGE,
+        "request_timeout": REQUEST_TIMEOUT,
+        "max_sessions_per_user": 200,
+        "max_sessions": 200,
+    }
 
 
-async def _bystander(port: int, base_url: str, headers: dict[str, str], root: Path
-                     ) -> tuple[LspSocket, dict[str, Json]]:
+async def _bystander(
+    port: int, base_url: str, headers: dict[str, str], root: Path
+) -> tuple[LspSocket, dict[str, Json]]:
     socket = await connect(ws_url(port, base_url, "/lean/lsp", project="default"), headers)
     assert (await socket.recv() or {}).get("method") == "$/jupyterLean/session"
     await socket.initialize()
@@ -517,15 +667,19 @@ async def _bystander(port: int, base_url: str, headers: dict[str, str], root: Pa
 
 @pytest.mark.usefixtures("standin_only")
 async def test_hostile_frames_never_hurt_lean_or_other_sessions(
-    http_server_client: Any, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], jp_root_dir: Path,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
 ) -> None:
     bystander, hover = await _bystander(jp_http_port, jp_base_url, jp_auth_header, jp_root_dir)
     expected = (await bystander.request("textDocument/hover", hover))["result"]
     assert "answer : Nat" in expected["contents"]["value"]
     # How long a hover takes on this machine right now, before any hostile frame.
-    pace = await slowest_round_trip(lambda: bystander.request("textDocument/hover", hover),
-                                    samples=10)
+    pace = await slowest_round_trip(
+        lambda: bystander.request("textDocument/hover", hover), samples=10
+    )
     loop = asyncio.get_running_loop()
 
     async def ask() -> float:
@@ -534,8 +688,13 @@ async def test_hostile_frames_never_hurt_lean_or_other_sessions(
         assert reply.get("result") == expected, reply
         return loop.time() - started
 
-    fuzzer = Fuzzer(jp_http_port, jp_base_url, jp_auth_header, jp_root_dir.as_uri(),
-                    bystander=lambda: asyncio.run_coroutine_threadsafe(ask(), loop))
+    fuzzer = Fuzzer(
+        jp_http_port,
+        jp_base_url,
+        jp_auth_header,
+        jp_root_dir.as_uri(),
+        bystander=lambda: asyncio.run_coroutine_threadsafe(ask(), loop),
+    )
     try:
         await asyncio.to_thread(fuzzer.run)
     finally:
@@ -556,55 +715,90 @@ async def test_hostile_frames_never_hurt_lean_or_other_sessions(
 HOVER = '{"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {"x": %s}}'
 
 
-@pytest.mark.parametrize("value", [
-    "NaN", "Infinity", "-Infinity",  # not JSON at all; Python accepts them
-    "1e999", "-1e400",  # infinite as a double
-    "0e999999999", "1.5E-1000",  # a billion-digit number for Lean's arbitrary precision
-    '"\\ud800"', '"a\\udc00b"',  # lone surrogates: not encodable as UTF-8
-    "[" * 99 + "]" * 99,  # with the message and its params: nested deeper than MAX_DEPTH
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NaN",
+        "Infinity",
+        "-Infinity",  # not JSON at all; Python accepts them
+        "1e999",
+        "-1e400",  # infinite as a double
+        "0e999999999",
+        "1.5E-1000",  # a billion-digit number for Lean's arbitrary precision
+        '"\\ud800"',
+        '"a\\udc00b"',  # lone surrogates: not encodable as UTF-8
+        "[" * 99 + "]" * 99,  # with the message and its params: nested deeper than MAX_DEPTH
+    ],
+)
 def test_frames_lean_would_read_differently_are_refused(value: str) -> None:
     message, error = guard.parse_client_frame(HOVER % value)
     assert message is None and error is not None
     assert error["error"]["code"] in (-32700, -32600)
 
 
-@pytest.mark.parametrize("value", [
-    "1e308", "-2.5e-300", "12345678901234567890123", '"\\ud83d\\ude00"',
-    "[" * 98 + "]" * 98,  # with the message and its params: 100 levels, the limit
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e308",
+        "-2.5e-300",
+        "12345678901234567890123",
+        '"\\ud83d\\ude00"',
+        "[" * 98 + "]" * 98,  # with the message and its params: 100 levels, the limit
+    ],
+)
 def test_unusual_but_faithful_frames_pass(value: str) -> None:
     message, error = guard.parse_client_frame(HOVER % value)
     assert error is None and message is not None
 
 
-@pytest.mark.parametrize(("method", "params"), [
-    ("textDocument/didOpen", {"textDocument": {"uri": "u", "version": 1, "text": 5}}),
-    ("textDocument/didOpen", {"textDocument": {"uri": "u", "version": -1, "text": ""}}),
-    ("textDocument/didOpen", {"textDocument": {"uri": "u", "version": True, "text": ""}}),
-    ("textDocument/didOpen", {"textDocument": {"uri": ["u"], "version": 1, "text": ""}}),
-    ("textDocument/didChange", {"textDocument": {"uri": "u", "version": 2},
-                                "contentChanges": [{"range": {"start": 1}, "text": ""}]}),
-    ("textDocument/didChange", {"textDocument": {"uri": "u", "version": 2},
-                                "contentChanges": [{"range": {
-                                    "start": {"line": -1, "character": 0},
-                                    "end": {"line": 0, "character": 0}}, "text": ""}]}),
-    ("textDocument/didChange", {"textDocument": {"uri": "u", "version": 2.0},
-                                "contentChanges": []}),
-    ("textDocument/didChange", {"textDocument": "u", "contentChanges": []}),
-    ("textDocument/didClose", {"textDocument": {}}),
-    ("textDocument/didClose", []),
-    ("$/cancelRequest", {"id": 1.5}),
-    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": 2**64}),
-    # Lean 4.35's watchdog exits on a numeric session id (it sends and decodes strings).
-    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": 7}),
-    ("$/lean/rpc/release", {"uri": "u", "sessionId": 7, "refs": []}),
-    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": str(2**64)}),
-    ("$/lean/rpc/release", {"uri": "u", "sessionId": "-1", "refs": []}),
-    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": " 7"}),
-    ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": "1e3"}),
-    ("workspace/didChangeWatchedFiles", {"changes": [{"uri": "u", "type": 4}]}),
-])
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("textDocument/didOpen", {"textDocument": {"uri": "u", "version": 1, "text": 5}}),
+        ("textDocument/didOpen", {"textDocument": {"uri": "u", "version": -1, "text": ""}}),
+        ("textDocument/didOpen", {"textDocument": {"uri": "u", "version": True, "text": ""}}),
+        ("textDocument/didOpen", {"textDocument": {"uri": ["u"], "version": 1, "text": ""}}),
+        (
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": "u", "version": 2},
+                "contentChanges": [{"range": {"start": 1}, "text": ""}],
+            },
+        ),
+        (
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": "u", "version": 2},
+                "contentChanges": [
+                    {
+                        "range": {
+                            "start": {"line": -1, "character": 0},
+                            "end": {"line": 0, "character": 0},
+                        },
+                        "text": "",
+                    }
+                ],
+            },
+        ),
+        (
+            "textDocument/didChange",
+            {"textDocument": {"uri": "u", "version": 2.0}, "contentChanges": []},
+        ),
+        ("textDocument/didChange", {"textDocument": "u", "contentChanges": []}),
+        ("textDocument/didClose", {"textDocument": {}}),
+        ("textDocument/didClose", []),
+        ("$/cancelRequest", {"id": 1.5}),
+        ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": 2**64}),
+        # Lean 4.35's watchdog exits on a numeric session id (it sends and decodes strings).
+        ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": 7}),
+        ("$/lean/rpc/release", {"uri": "u", "sessionId": 7, "refs": []}),
+        ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": str(2**64)}),
+        ("$/lean/rpc/release", {"uri": "u", "sessionId": "-1", "refs": []}),
+        ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": " 7"}),
+        ("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": "1e3"}),
+        ("workspace/didChangeWatchedFiles", {"changes": [{"uri": "u", "type": 4}]}),
+    ],
+)
 def test_wrong_typed_notifications_are_refused(method: str, params: Any) -> None:
     assert guard.params_problem(method, params, is_request=False) is not None
 
@@ -614,68 +808,116 @@ def test_rpc_session_ids_as_lean_sends_them_are_accepted(session: str) -> None:
     """Real Lean 4.35 sends ``{"sessionId": "15808482204400039236"}`` (tests/transcripts/rpc.json
     holds its shape); calls, keepAlive and release must carry it back unchanged."""
     position = {"line": 0, "character": 0}
-    call = {"textDocument": {"uri": "u"}, "position": position, "sessionId": session,
-            "method": "Lean.Widget.getInteractiveGoals", "params": position}
+    call = {
+        "textDocument": {"uri": "u"},
+        "position": position,
+        "sessionId": session,
+        "method": "Lean.Widget.getInteractiveGoals",
+        "params": position,
+    }
     assert guard.params_problem("$/lean/rpc/call", call, is_request=True) is None
-    assert guard.params_problem("$/lean/rpc/keepAlive", {"uri": "u", "sessionId": session},
-                                is_request=False) is None
-    assert guard.params_problem("$/lean/rpc/release", {"uri": "u", "sessionId": session,
-                                                       "refs": [{"p": "1"}]},
-                                is_request=False) is None
+    assert (
+        guard.params_problem(
+            "$/lean/rpc/keepAlive", {"uri": "u", "sessionId": session}, is_request=False
+        )
+        is None
+    )
+    assert (
+        guard.params_problem(
+            "$/lean/rpc/release",
+            {"uri": "u", "sessionId": session, "refs": [{"p": "1"}]},
+            is_request=False,
+        )
+        is None
+    )
 
 
-@pytest.mark.parametrize(("method", "params"), [
-    ("textDocument/hover", {"textDocument": {"uri": 5}, "position": {"line": 0, "character": 0}}),
-    ("textDocument/hover", {"textDocument": {"uri": "u"}, "position": {"line": 10**30,
-                                                                       "character": 0}}),
-    ("textDocument/waitForDiagnostics", {"uri": "u", "version": "1"}),
-    ("$/lean/rpc/call", {"textDocument": {"uri": "u"}, "position": {"line": 0, "character": 0},
-                         "sessionId": [1], "method": "m"}),
-    ("$/lean/rpc/call", {"textDocument": {"uri": "u"}, "position": {"line": 0, "character": 0},
-                         "sessionId": 7, "method": "m"}),
-    ("initialize", [1, 2]),
-])
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        (
+            "textDocument/hover",
+            {"textDocument": {"uri": 5}, "position": {"line": 0, "character": 0}},
+        ),
+        (
+            "textDocument/hover",
+            {"textDocument": {"uri": "u"}, "position": {"line": 10**30, "character": 0}},
+        ),
+        ("textDocument/waitForDiagnostics", {"uri": "u", "version": "1"}),
+        (
+            "$/lean/rpc/call",
+            {
+                "textDocument": {"uri": "u"},
+                "position": {"line": 0, "character": 0},
+                "sessionId": [1],
+                "method": "m",
+            },
+        ),
+        (
+            "$/lean/rpc/call",
+            {
+                "textDocument": {"uri": "u"},
+                "position": {"line": 0, "character": 0},
+                "sessionId": 7,
+                "method": "m",
+            },
+        ),
+        ("initialize", [1, 2]),
+    ],
+)
 def test_wrong_typed_requests_are_refused(method: str, params: Any) -> None:
     assert guard.params_problem(method, params, is_request=True) is not None
 
 
 async def test_edits_lean_could_place_differently_are_sent_as_full_text(
-    http_server_client: Any, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], jp_root_dir: Path,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
 ) -> None:
     """A column inside a surrogate pair, or past the end of a line or of the text: LSP leaves the
     result to each implementation. The session applies the edit its way and sends Lean the
     resulting text, so Lean, the session (which replays documents on resume) and the client
     agree."""
-    socket = await connect(ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="default"),
-                           jp_auth_header)
+    socket = await connect(
+        ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="default"), jp_auth_header
+    )
     assert await socket.recv() is not None
     await socket.initialize()
     uri = (jp_root_dir / "Edits.lean").as_uri()
     await socket.open_document(uri, '#eval "😀"\n')
     edits = [
         ({"line": 0, "character": 8}, "1"),  # inside the pair of 😀 (UTF-16 columns 7-8)
-        ({"line": 0, "character": 99}, " ++ \"!\""),  # past the end of the line
+        ({"line": 0, "character": 99}, ' ++ "!"'),  # past the end of the line
         ({"line": 9, "character": 0}, "#eval 2\n"),  # past the end of the text
     ]
     for version, (position, text) in enumerate(edits, start=2):
-        await socket.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": version},
-            "contentChanges": [{"range": {"start": position, "end": position}, "text": text}]})
+        await socket.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"range": {"start": position, "end": position}, "text": text}],
+            },
+        )
     messages = sorted(d["message"].strip() for d in await socket.diagnostics_for(uri, 4))
     assert messages == ['"😀1!"', "2"]
     socket.close()
 
 
 async def test_a_text_frame_that_is_not_utf8_drops_only_that_connection(
-    http_server_client: Any, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], jp_root_dir: Path,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
 ) -> None:
     """RFC 6455 8.1: invalid UTF-8 in a text frame fails the WebSocket connection (Tornado drops
     it without a close frame). Binary frames are the way to send bytes: those get -32700. The
     session behind the connection is untouched and can be resumed."""
-    socket = await connect(ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="default"),
-                           jp_auth_header)
+    socket = await connect(
+        ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="default"), jp_auth_header
+    )
     first = await socket.recv()
     assert first is not None
     session_id = first["params"]["id"]
@@ -727,12 +969,17 @@ async def test_rpc_with_real_lean_session_ids_is_relayed(
     await socket.open_document(uri, RPC_DOCUMENT)
     await socket.diagnostics_for(uri, 1, timeout=60)
 
-    session = (await socket.request("$/lean/rpc/connect", {"uri": uri}, timeout=30))[
-        "result"]["sessionId"]
+    session = (await socket.request("$/lean/rpc/connect", {"uri": uri}, timeout=30))["result"][
+        "sessionId"
+    ]
     assert isinstance(session, str)
     position = {"textDocument": {"uri": uri}, "position": BY_POSITION}
-    call = {**position, "sessionId": session, "method": "Lean.Widget.getInteractiveGoals",
-            "params": position}
+    call = {
+        **position,
+        "sessionId": session,
+        "method": "Lean.Widget.getInteractiveGoals",
+        "params": position,
+    }
     reply = await socket.request("$/lean/rpc/call", call, timeout=30)
     assert "result" in reply, reply
     (goal,) = reply["result"]["goals"]
@@ -740,8 +987,9 @@ async def test_rpc_with_real_lean_session_ids_is_relayed(
     assert [(h["names"], _tagged_text(h["type"])) for h in goal["hyps"]] == [(["a"], "N")]
 
     await socket.notify("$/lean/rpc/keepAlive", {"uri": uri, "sessionId": session})
-    await socket.notify("$/lean/rpc/release", {"uri": uri, "sessionId": session,
-                                               "refs": [goal["ctx"]]})
+    await socket.notify(
+        "$/lean/rpc/release", {"uri": uri, "sessionId": session, "refs": [goal["ctx"]]}
+    )
     again = await socket.request("$/lean/rpc/call", call, timeout=30)
     assert [_tagged_text(g["type"]) for g in again["result"]["goals"]] == ["N"], again
     refusals = [m for m in socket.notifications if m["method"] == "window/showMessage"]

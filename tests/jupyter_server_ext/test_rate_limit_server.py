@@ -34,8 +34,12 @@ async def _initialized(open_socket: Any, jp_root_dir: Path, name: str) -> tuple[
 
 
 def _hover(request_id: int, uri: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "method": "textDocument/hover",
-            "params": {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "textDocument/hover",
+        "params": {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}},
+    }
 
 
 async def _refused_count(jp_fetch: Fetch) -> float:
@@ -64,12 +68,18 @@ async def test_a_hover_flood_is_limited_and_another_session_is_not(
     for request_id in range(1000, 1000 + FLOOD):
         await flooder.send(_hover(request_id, uri))
         if request_id % 500 == 0:  # edits in the middle of the flood: never dropped
-            await flooder.notify("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": request_id},
-                "contentChanges": [{"text": DOCUMENT + f"#check N.z -- {request_id}\n"}]})
+            await flooder.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": request_id},
+                    "contentChanges": [{"text": DOCUMENT + f"#check N.z -- {request_id}\n"}],
+                },
+            )
     # The other session, meanwhile: every one of its requests answered by Lean.
-    calm = [await bystander.request("textDocument/hover", _hover(0, other_uri)["params"],
-                                    timeout=60) for _ in range(20)]
+    calm = [
+        await bystander.request("textDocument/hover", _hover(0, other_uri)["params"], timeout=60)
+        for _ in range(20)
+    ]
     assert all("N.s : N → N" in r["result"]["contents"]["value"] for r in calm)
 
     answers = {}
@@ -81,7 +91,8 @@ async def test_a_hover_flood_is_limited_and_another_session_is_not(
     refused = [a for a in answers.values() if "error" in a]
     hovered = [a for a in answers.values() if "result" in a]
     assert {(a["error"]["code"], a["error"]["message"]) for a in refused} == {
-        (-32003, "rate limit exceeded")}
+        (-32003, "rate limit exceeded")
+    }
     assert len(hovered) >= 1000, "the whole burst gets through"
     assert len(refused) >= FLOOD // 2
     assert all("N.s : N → N" in a["result"]["contents"]["value"] for a in hovered)
@@ -89,10 +100,14 @@ async def test_a_hover_flood_is_limited_and_another_session_is_not(
 
     # The last edit reached Lean: its #check is elaborated.
     last_version = max(v for v in range(1000, 1000 + FLOOD) if v % 500 == 0)
-    response = await _request_when_allowed(flooder, "textDocument/waitForDiagnostics",
-                                           {"uri": uri, "version": last_version})
+    response = await _request_when_allowed(
+        flooder, "textDocument/waitForDiagnostics", {"uri": uri, "version": last_version}
+    )
     assert "result" in response
-    checked = [m for m in flooder.notifications
-               if m.get("method") == "textDocument/publishDiagnostics"
-               and m["params"].get("version") == last_version]
+    checked = [
+        m
+        for m in flooder.notifications
+        if m.get("method") == "textDocument/publishDiagnostics"
+        and m["params"].get("version") == last_version
+    ]
     assert any(d["message"].startswith("N.z : N") for d in checked[-1]["params"]["diagnostics"])

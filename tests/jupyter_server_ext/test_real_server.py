@@ -22,10 +22,13 @@ inductive N where
   | z : N
   | s : N → N
 """
-DOCUMENT = PRELUDE_N + """#check N.s
+DOCUMENT = (
+    PRELUDE_N
+    + """#check N.s
 theorem t (P : Prop) (p : P) : P := by
   skip
 """
+)
 
 
 async def _json(jp_fetch: Fetch, *path: str) -> Any:
@@ -43,9 +46,7 @@ def _messages(diagnostics: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return sorted((d["severity"], d["message"].split("\n")[0]) for d in diagnostics)
 
 
-async def test_health_checks_real_lean_through_the_sandbox(
-    real_lean: Any, jp_fetch: Fetch
-) -> None:
+async def test_health_checks_real_lean_through_the_sandbox(real_lean: Any, jp_fetch: Fetch) -> None:
     health = await _json(jp_fetch, "lean", "health")
     assert health["status"] == "ok", health
     assert health["check"]["ok"] is True and health["check"]["problem"] is None
@@ -64,8 +65,9 @@ async def test_relay_and_resume_on_real_lean(
     before = await socket.diagnostics_for(uri, 1, timeout=60)
     # (Without Init, `skip` is an unknown tactic: the goal stays unsolved.)
     assert _messages(before) == [(1, "unknown tactic"), (1, "unsolved goals"), (3, "N.s : N → N")]
-    goal = await socket.request("$/lean/plainGoal", {
-        "textDocument": {"uri": uri}, "position": {"line": 6, "character": 2}})
+    goal = await socket.request(
+        "$/lean/plainGoal", {"textDocument": {"uri": uri}, "position": {"line": 6, "character": 2}}
+    )
     assert goal["result"]["goals"] == ["P : Prop\np : P\n⊢ P"]
     pid = (await _json(jp_fetch, "lean", "sessions", session_id))["pid"]
     socket.close()
@@ -77,10 +79,13 @@ async def test_relay_and_resume_on_real_lean(
     fixed = DOCUMENT.replace(":= by\n  skip\n", ":= p\n")
     await again.open_document(uri, DOCUMENT, version=1)
     resent = await again.wait_notification(
-        "textDocument/publishDiagnostics", lambda m: m["params"]["uri"] == uri, timeout=60)
+        "textDocument/publishDiagnostics", lambda m: m["params"]["uri"] == uri, timeout=60
+    )
     assert _messages(resent["params"]["diagnostics"]) == _messages(before)
-    await again.notify("textDocument/didChange", {
-        "textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]})
+    await again.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]},
+    )
     after = await again.diagnostics_for(uri, 2, timeout=60)
     assert _messages(after) == [(3, "N.s : N → N")]
     assert (await _json(jp_fetch, "lean", "sessions", session_id))["pid"] == pid
@@ -106,8 +111,11 @@ async def test_sandboxed_real_lean_sees_its_toolchain_read_only_and_no_network(
     await socket.open_document(uri, DOCUMENT)
     await socket.diagnostics_for(uri, 1, timeout=60)
     session = await _json(jp_fetch, "lean", "sessions", session_id)
-    lean_pids = [pid for pid in descendants(session["pid"])
-                 if os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "lean"]
+    lean_pids = [
+        pid
+        for pid in descendants(session["pid"])
+        if os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "lean"
+    ]
     assert len(lean_pids) >= 2, "the watchdog and the document's worker"
     mounts = _mounts(lean_pids[0])
     toolchain = os.path.realpath(real_lean.prefix)
@@ -166,10 +174,14 @@ async def test_an_answer_over_max_message_size_fails_its_request_at_once(
     text = PRELUDE_N + "".join(f"def d{index} : N := N.z\n" for index in range(300)) + "#check d"
     await socket.open_document(uri, text)
     await socket.diagnostics_for(uri, 1, timeout=60)
-    answer = await socket.request("textDocument/completion", {
-        "textDocument": {"uri": uri}, "position": {"line": text.count("\n"), "character": 8}},
-        timeout=30)
+    answer = await socket.request(
+        "textDocument/completion",
+        {"textDocument": {"uri": uri}, "position": {"line": text.count("\n"), "character": 8}},
+        timeout=30,
+    )
     assert "max_message_size" in answer["error"]["message"]
-    hover = await socket.request("textDocument/hover", {
-        "textDocument": {"uri": uri}, "position": {"line": 4, "character": 5}})
+    hover = await socket.request(
+        "textDocument/hover",
+        {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 5}},
+    )
     assert "d0 : N" in hover["result"]["contents"]["value"], "the session goes on"

@@ -46,8 +46,16 @@ async def test_projects_list_default_and_configured(jp_fetch: Fetch, jp_root_dir
 async def test_session_crud(jp_fetch: Fetch) -> None:
     status, created = await _status(jp_fetch, "lean", "sessions", method="POST", body="{}")
     assert status == 201
-    assert set(created) >= {"id", "owner", "project", "state", "created", "last_activity",
-                            "connected", "exit_code"}
+    assert set(created) >= {
+        "id",
+        "owner",
+        "project",
+        "state",
+        "created",
+        "last_activity",
+        "connected",
+        "exit_code",
+    }
     assert created["project"] == "default" and created["connected"] is False
     assert created["state"] in ("starting", "ready") and created["exit_code"] is None
     assert created["created"].endswith("Z")
@@ -67,12 +75,15 @@ async def test_session_crud(jp_fetch: Fetch) -> None:
     assert await _json(jp_fetch, "lean", "sessions") == []
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ('{"project": "nope"}', "unknown Lean project"),
-    ("not json", "JSON"),
-    ("[1]", "JSON object"),
-    ('{"project": 5}', "string"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('{"project": "nope"}', "unknown Lean project"),
+        ("not json", "JSON"),
+        ("[1]", "JSON object"),
+        ('{"project": 5}', "string"),
+    ],
+)
 async def test_bad_create_requests_are_400(jp_fetch: Fetch, body: str, fragment: str) -> None:
     status, error = await _status(jp_fetch, "lean", "sessions", method="POST", body=body)
     assert status == 400
@@ -156,8 +167,9 @@ class TestProjects:
             {"name": "lakeproj", "path": str(tmp_path / "lakeproj"), "lakefile": True},
             {"name": "plain", "path": str(tmp_path / "plain"), "lakefile": False},
         ]
-        status, created = await _status(jp_fetch, "lean", "sessions", method="POST",
-                                        body='{"project": "plain"}')
+        status, created = await _status(
+            jp_fetch, "lean", "sessions", method="POST", body='{"project": "plain"}'
+        )
         assert status == 201 and created["project"] == "plain"
 
 
@@ -178,8 +190,9 @@ XSRF_HEADERS = {"Cookie": f"_xsrf={XSRF}", "X-XSRFToken": XSRF}
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-async def test_every_route_needs_a_token(jp_fetch: Fetch, method: str, path: tuple[str, ...]
-                                         ) -> None:
+async def test_every_route_needs_a_token(
+    jp_fetch: Fetch, method: str, path: tuple[str, ...]
+) -> None:
     kwargs: dict[str, Any] = {"headers": {"Authorization": "", **XSRF_HEADERS}}
     if method == "POST":
         kwargs["body"] = "{}"
@@ -195,6 +208,7 @@ async def test_without_the_xsrf_pair_jupyter_refuses_first(jp_fetch: Fetch, meth
     runs before authentication), and would hide a route that forgot to authenticate."""
     path = ("lean", "sessions") if method == "POST" else ("lean", "sessions", "x")
     body = {"body": "{}"} if method == "POST" else {}
-    status, error = await _status(jp_fetch, *path, method=method, headers={"Authorization": ""},
-                                  **body)
+    status, error = await _status(
+        jp_fetch, *path, method=method, headers={"Authorization": ""}, **body
+    )
     assert status == 403 and "_xsrf" in error["message"], error

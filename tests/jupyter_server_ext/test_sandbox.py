@@ -38,8 +38,17 @@ PROBE = Path(__file__).resolve().parent.parent / "sandbox_probe.py"
 SECRET_ENV = "SECRET_TOKEN"
 MiB = 1 << 20
 # What the probe must not manage inside the sandbox (and manages without it).
-ESCAPES = ("read_secret", "write_project", "write_lake", "write_outside", "write_toolchain",
-           "sees_host_tmp", "network", "sees_test_process", "env_secret")
+ESCAPES = (
+    "read_secret",
+    "write_project",
+    "write_lake",
+    "write_outside",
+    "write_toolchain",
+    "sees_host_tmp",
+    "network",
+    "sees_test_process",
+    "env_secret",
+)
 
 
 def _bwrap_problem() -> str | None:
@@ -80,13 +89,21 @@ def host_tmp_file() -> Iterator[str]:
 
 
 @pytest.fixture
-def probe_argv(elsewhere: Path, loopback_port: int, host_tmp_file: str,
-               monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def probe_argv(
+    elsewhere: Path, loopback_port: int, host_tmp_file: str, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
     monkeypatch.setenv(SECRET_ENV, "hunter2")
-    return [sys.executable, str(PROBE), f"--secret={elsewhere / 'secret.txt'}",
-            f"--outside={elsewhere}", f"--port={loopback_port}", f"--pid={os.getpid()}",
-            f"--env={SECRET_ENV}", f"--host_tmp={host_tmp_file}",
-            f"--started={elsewhere / 'started'}"]
+    return [
+        sys.executable,
+        str(PROBE),
+        f"--secret={elsewhere / 'secret.txt'}",
+        f"--outside={elsewhere}",
+        f"--port={loopback_port}",
+        f"--pid={os.getpid()}",
+        f"--env={SECRET_ENV}",
+        f"--host_tmp={host_tmp_file}",
+        f"--started={elsewhere / 'started'}",
+    ]
 
 
 @pytest.fixture
@@ -95,18 +112,27 @@ def sandbox_mode() -> str:
 
 
 @pytest.fixture
-def lean_config(probe_argv: list[str], sandbox_mode: str, jp_root_dir: Path
-                ) -> dict[str, object]:
+def lean_config(probe_argv: list[str], sandbox_mode: str, jp_root_dir: Path) -> dict[str, object]:
     # A built project: its .lake must stay read-only too (no planting build products).
     (jp_root_dir / ".lake").mkdir(exist_ok=True)
-    return {"lean_command": probe_argv, "sandbox": sandbox_mode, "memory_limit": 200 * MiB,
-            "cpu_time_limit": 1, "file_size_limit": 1 * MiB, "tmpfs_size": 1 * MiB,
-            "usage_interval": 0.25}
+    return {
+        "lean_command": probe_argv,
+        "sandbox": sandbox_mode,
+        "memory_limit": 200 * MiB,
+        "cpu_time_limit": 1,
+        "file_size_limit": 1 * MiB,
+        "tmpfs_size": 1 * MiB,
+        "usage_interval": 0.25,
+    }
 
 
 @pytest.fixture
-def open_socket(jp_fetch: Fetch, jp_http_port: int, jp_base_url: str,  # jp_fetch: HTTP listens
-                jp_auth_header: dict[str, str]) -> Iterator[Any]:
+def open_socket(
+    jp_fetch: Fetch,
+    jp_http_port: int,
+    jp_base_url: str,  # jp_fetch: HTTP listens
+    jp_auth_header: dict[str, str],
+) -> Iterator[Any]:
     sockets: list[LspSocket] = []
 
     async def _open() -> tuple[LspSocket, str]:
@@ -122,8 +148,9 @@ def open_socket(jp_fetch: Fetch, jp_http_port: int, jp_base_url: str,  # jp_fetc
         lsp.close()
 
 
-async def _initialize(lsp: LspSocket, mode: str = "confine", timeout: float = 20
-                      ) -> dict[str, Any] | None:
+async def _initialize(
+    lsp: LspSocket, mode: str = "confine", timeout: float = 20
+) -> dict[str, Any] | None:
     """The probe's report, or None when the session ended before answering."""
     params = {"processId": None, "capabilities": {}, "initializationOptions": {"probe": mode}}
     try:
@@ -133,8 +160,9 @@ async def _initialize(lsp: LspSocket, mode: str = "confine", timeout: float = 20
     return response["result"]["probe"] if "result" in response else None
 
 
-async def _json(jp_fetch: Fetch, *path: str, method: str = "GET", body: str | None = None
-                ) -> tuple[int, Any]:
+async def _json(
+    jp_fetch: Fetch, *path: str, method: str = "GET", body: str | None = None
+) -> tuple[int, Any]:
     try:
         response = await jp_fetch(*path, method=method, body=body)
     except HTTPClientError as exc:
@@ -148,8 +176,11 @@ async def _json(jp_fetch: Fetch, *path: str, method: str = "GET", body: str | No
 
 def _host_view() -> dict[str, Any]:
     """What the probe reports of its namespaces and session, as this test process sees its own."""
-    return {"ipc_ns": os.readlink("/proc/self/ns/ipc"), "uts_ns": os.readlink("/proc/self/ns/uts"),
-            "sid": os.getsid(0)}
+    return {
+        "ipc_ns": os.readlink("/proc/self/ns/ipc"),
+        "uts_ns": os.readlink("/proc/self/ns/uts"),
+        "sid": os.getsid(0),
+    }
 
 
 @needs_bwrap
@@ -193,14 +224,19 @@ async def test_kernel_path_is_sandboxed_too(probe_argv: list[str], tmp_path: Pat
     server: the same sandbox applies."""
     project = tmp_path / "project"
     (project / ".lake").mkdir(parents=True)
-    manager = LeanSessionManager(lean_command=probe_argv, sandbox="bwrap",
-                                 projects={"default": str(project)},
-                                 workspace_root=str(tmp_path / "ws"), idle_timeout=0)
+    manager = LeanSessionManager(
+        lean_command=probe_argv,
+        sandbox="bwrap",
+        projects={"default": str(project)},
+        workspace_root=str(tmp_path / "ws"),
+        idle_timeout=0,
+    )
     try:
         session = await manager.create("kernel-user")
         client = InProcessClient(session)
-        result = await client.request("initialize", {"processId": None, "capabilities": {}},
-                                      timeout=20)
+        result = await client.request(
+            "initialize", {"processId": None, "capabilities": {}}, timeout=20
+        )
         probe = result["probe"]
         assert {name: probe[name] for name in ESCAPES} == dict.fromkeys(ESCAPES, False)
         assert probe["write_workspace"] is True
@@ -216,8 +252,11 @@ def _probe_pids(marker: str) -> list[int]:
             args = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if (PROBE.name in " ".join(args) and any(marker in arg for arg in args)
-                and os.path.basename(args[0]) != "bwrap"):
+        if (
+            PROBE.name in " ".join(args)
+            and any(marker in arg for arg in args)
+            and os.path.basename(args[0]) != "bwrap"
+        ):
             pids.append(int(entry))
     return pids
 
@@ -247,22 +286,48 @@ async def test_sandboxed_lean_dies_with_a_killed_jupyter_server(
     its Lean servers along, even one busy and deaf to stdin closing."""
     root, token, port = tmp_path / "root", secrets.token_hex(16), free_port()
     root.mkdir()
-    env = dict(os.environ, JUPYTER_LEAN_COMMAND=shlex.join(probe_argv),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env = dict(
+        os.environ,
+        JUPYTER_LEAN_COMMAND=shlex.join(probe_argv),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
-         "--no-browser", "--allow-root", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--LeanSessionManager.sandbox=bwrap",
-         f"--LeanSessionManager.workspace_root={tmp_path / 'workspaces'}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--no-browser",
+            "--allow-root",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LeanSessionManager.sandbox=bwrap",
+            f"--LeanSessionManager.workspace_root={tmp_path / 'workspaces'}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     marker = str(elsewhere)
     try:
         await _poll(lambda: _port_open(port), "the Jupyter server listening")
         lsp = await connect(ws_url(port, "/", "/lean/lsp", project="default", token=token))
         assert await lsp.recv() is not None
-        await lsp.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "processId": None, "capabilities": {}, "initializationOptions": {"probe": "hang"}}})
+        await lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "processId": None,
+                    "capabilities": {},
+                    "initializationOptions": {"probe": "hang"},
+                },
+            }
+        )
         # Killed before it hangs, the probe would end on its own at EOF of stdin, flag or not.
         said = await lsp.wait_notification("window/logMessage", timeout=20)
         assert said["params"]["message"] == "hanging"
@@ -287,16 +352,22 @@ def _fake_bwrap_folder(tmp_path: Path, kind: str) -> Path:
     folder.mkdir()
     if kind == "broken":
         fake = folder / "bwrap"
-        fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
-                        "exit 1\n")
+        fake.write_text(
+            "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+        )
         fake.chmod(0o755)
     return folder
 
 
 @pytest.mark.parametrize("kind", ["missing", "broken"])
 async def test_required_sandbox_that_cannot_run_is_503_and_starts_nothing(
-    kind: str, jp_fetch: Fetch, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], elsewhere: Path, tmp_path: Path,
+    kind: str,
+    jp_fetch: Fetch,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    elsewhere: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", str(_fake_bwrap_folder(tmp_path, kind)))
@@ -315,7 +386,7 @@ async def test_required_sandbox_that_cannot_run_is_503_and_starts_nothing(
 async def test_auto_without_working_bwrap_says_none(
     jp_fetch: Fetch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """"auto" falls back, but never silently: /lean/health names the sandbox in force."""
+    """ "auto" falls back, but never silently: /lean/health names the sandbox in force."""
     monkeypatch.setenv("PATH", str(_fake_bwrap_folder(tmp_path, "broken")))
     health = (await _json(jp_fetch, "lean", "health"))[1]
     assert health["sandbox"] == "none" and health["status"] == "ok"
@@ -338,8 +409,7 @@ async def _server_still_serves(open_socket: Any, jp_fetch: Fetch) -> None:
     assert await _initialize(lsp) is not None, "a new session must work after the limit hit"
 
 
-@pytest.mark.parametrize("sandbox_mode", [
-    pytest.param("bwrap", marks=needs_bwrap), "none"])
+@pytest.mark.parametrize("sandbox_mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
 async def test_memory_limit_ends_the_session_with_a_readable_reason(
     open_socket: Any, jp_fetch: Fetch
 ) -> None:
@@ -352,8 +422,7 @@ async def test_memory_limit_ends_the_session_with_a_readable_reason(
     await _server_still_serves(open_socket, jp_fetch)
 
 
-@pytest.mark.parametrize("sandbox_mode", [
-    pytest.param("bwrap", marks=needs_bwrap), "none"])
+@pytest.mark.parametrize("sandbox_mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
 async def test_cpu_limit_ends_the_session_with_a_readable_reason(
     open_socket: Any, jp_fetch: Fetch
 ) -> None:
@@ -364,13 +433,13 @@ async def test_cpu_limit_ends_the_session_with_a_readable_reason(
     # Whichever comes first: the session's measured CPU time, or RLIMIT_CPU of the process
     # (SIGXCPU, also when bwrap relays it as 128 + 24).
     assert "the CPU time limit was reached" in session["exit_reason"]
-    assert session["exit_code"] == -24 or "cpu_time_limit is 1 s per session" in session[
-        "exit_reason"]
+    assert (
+        session["exit_code"] == -24 or "cpu_time_limit is 1 s per session" in session["exit_reason"]
+    )
     await _server_still_serves(open_socket, jp_fetch)
 
 
-@pytest.mark.parametrize("sandbox_mode", [
-    pytest.param("bwrap", marks=needs_bwrap), "none"])
+@pytest.mark.parametrize("sandbox_mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
 async def test_file_size_limit_caps_writes(open_socket: Any, sandbox_mode: str) -> None:
     lsp, _ = await open_socket()
     probe = await _initialize(lsp, "fsize")
@@ -411,14 +480,18 @@ async def test_process_limit_stops_a_fork_bomb(
     """RLIMIT_NPROC binds only a non-root user: as root, Lean runs as nobody to make it real."""
     argv, project, workspaces = world_readable_probe
     limit = 24
-    manager = LeanSessionManager(lean_command=argv, sandbox=sandbox, process_limit=limit,
-                                 projects={"default": str(project)},
-                                 workspace_root=str(workspaces), idle_timeout=0)
+    manager = LeanSessionManager(
+        lean_command=argv,
+        sandbox=sandbox,
+        process_limit=limit,
+        projects={"default": str(project)},
+        workspace_root=str(workspaces),
+        idle_timeout=0,
+    )
     try:
         session = await manager.create("forker")
         client = InProcessClient(session)
-        params = {"processId": None, "capabilities": {},
-                  "initializationOptions": {"probe": "fork"}}
+        params = {"processId": None, "capabilities": {}, "initializationOptions": {"probe": "fork"}}
         probe = (await client.request("initialize", params, timeout=20))["probe"]
         assert probe["forked"] < limit, f"{probe['forked']} processes started past the limit"
         if os.geteuid() == 0:
@@ -430,12 +503,15 @@ async def test_process_limit_stops_a_fork_bomb(
 # -- Lean's own limits -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["lean", "--server"], ["lean", "--server", "-M150", "-T500"]),
-    (["/x/bin/lake", "serve", "--"], ["/x/bin/lake", "serve", "--", "-M150", "-T500"]),
-    (["lake", "serve"], ["lake", "serve", "--", "-M150", "-T500"]),
-    (["python", "standin.py"], ["python", "standin.py"]),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["lean", "--server"], ["lean", "--server", "-M150", "-T500"]),
+        (["/x/bin/lake", "serve", "--"], ["/x/bin/lake", "serve", "--", "-M150", "-T500"]),
+        (["lake", "serve"], ["lake", "serve", "--", "-M150", "-T500"]),
+        (["python", "standin.py"], ["python", "standin.py"]),
+    ],
+)
 def test_lean_flags_go_where_lean_reads_them(argv: list[str], expected: list[str]) -> None:
     assert add_lean_flags(argv, ["-M150", "-T500"]) == expected
 
@@ -452,28 +528,43 @@ def _fake_toolchain(prefix: Path, version: str, refuses: str = "", tool: str = "
         f"if args == ['--version']: print({version!r}); sys.exit(0)\n"
         "if '--stdin' in args:\n"
         f"    sys.exit(1 if {refuses!r} and any(a.startswith({refuses!r}) for a in args) else 0)\n"
-        f"os.execv(sys.executable, [sys.executable, {str(PROBE)!r}, *args])\n")
+        f"os.execv(sys.executable, [sys.executable, {str(PROBE)!r}, *args])\n"
+    )
     lean.chmod(0o755)
     if tool == "lake":  # `lake` of the same toolchain: runs the probe
         lake = prefix / "bin" / "lake"
-        lake.write_text(f"#!{sys.executable}\nimport os, sys\n"
-                        f"os.execv(sys.executable, [sys.executable, {str(PROBE)!r}, "
-                        "*sys.argv[1:]])\n")
+        lake.write_text(
+            f"#!{sys.executable}\nimport os, sys\n"
+            f"os.execv(sys.executable, [sys.executable, {str(PROBE)!r}, "
+            "*sys.argv[1:]])\n"
+        )
         lake.chmod(0o755)
         return lake
     return lean
 
 
-@pytest.mark.parametrize(("version", "refuses", "expected"), [
-    ("Lean (version 4.35.0, x86_64-unknown-linux-gnu, Release)", "",
-     ["--server", "-M300", "-DmaxHeartbeats=500", "-Dserver.reportDelayMs=0"]),
-    # lean4 issue 9879: -M breaks Lean 4.22's server.
-    ("Lean (version 4.22.0, x86_64-unknown-linux-gnu, Release)", "",
-     ["--server", "-DmaxHeartbeats=500", "-Dserver.reportDelayMs=0"]),
-    # A Lean that does not know server.reportDelayMs would report an error in every file.
-    ("Lean (version 4.3.0, x86_64-unknown-linux-gnu, Release)", "-Dserver.",
-     ["--server", "-M300", "-DmaxHeartbeats=500"]),
-])
+@pytest.mark.parametrize(
+    ("version", "refuses", "expected"),
+    [
+        (
+            "Lean (version 4.35.0, x86_64-unknown-linux-gnu, Release)",
+            "",
+            ["--server", "-M300", "-DmaxHeartbeats=500", "-Dserver.reportDelayMs=0"],
+        ),
+        # lean4 issue 9879: -M breaks Lean 4.22's server.
+        (
+            "Lean (version 4.22.0, x86_64-unknown-linux-gnu, Release)",
+            "",
+            ["--server", "-DmaxHeartbeats=500", "-Dserver.reportDelayMs=0"],
+        ),
+        # A Lean that does not know server.reportDelayMs would report an error in every file.
+        (
+            "Lean (version 4.3.0, x86_64-unknown-linux-gnu, Release)",
+            "-Dserver.",
+            ["--server", "-M300", "-DmaxHeartbeats=500"],
+        ),
+    ],
+)
 async def test_lean_receives_the_flags_it_accepts(
     tmp_path: Path, version: str, refuses: str, expected: list[str]
 ) -> None:
@@ -481,14 +572,23 @@ async def test_lean_receives_the_flags_it_accepts(
     -DmaxHeartbeats (heartbeat_limit) and -Dserver.reportDelayMs (report_delay_ms): each only
     where that Lean accepts it."""
     lean = _fake_toolchain(tmp_path / "toolchain", version, refuses)
-    manager = LeanSessionManager(lean_command=[str(lean), "--server"], sandbox="none",
-                                 memory_limit=400 * MiB, heartbeat_limit=500, report_delay_ms=0,
-                                 projects={"default": str(tmp_path)},
-                                 workspace_root=str(tmp_path / "ws"), idle_timeout=0)
+    manager = LeanSessionManager(
+        lean_command=[str(lean), "--server"],
+        sandbox="none",
+        memory_limit=400 * MiB,
+        heartbeat_limit=500,
+        report_delay_ms=0,
+        projects={"default": str(tmp_path)},
+        workspace_root=str(tmp_path / "ws"),
+        idle_timeout=0,
+    )
     try:
         client = InProcessClient(await manager.create("someone"))
-        params = {"processId": None, "capabilities": {},
-                  "initializationOptions": {"probe": "fsize"}}
+        params = {
+            "processId": None,
+            "capabilities": {},
+            "initializationOptions": {"probe": "fsize"},
+        }
         probe = (await client.request("initialize", params, timeout=20))["probe"]
     finally:
         await manager.shutdown()
@@ -498,16 +598,27 @@ async def test_lean_receives_the_flags_it_accepts(
 async def test_lake_serve_runs_the_lake_of_the_toolchain_lean_names(tmp_path: Path) -> None:
     """`lake serve` is resolved like `lean`: through the `lean` beside it (elan's proxies sit
     side by side), to the toolchain's own `lake`, with Lean's flags after `--`."""
-    lake = _fake_toolchain(tmp_path / "toolchain",
-                           "Lean (version 4.35.0, x86_64-unknown-linux-gnu, Release)", tool="lake")
-    manager = LeanSessionManager(lean_command=[str(lake), "serve", "--"], sandbox="none",
-                                 memory_limit=400 * MiB, report_delay_ms=-1,
-                                 projects={"default": str(tmp_path)},
-                                 workspace_root=str(tmp_path / "ws"), idle_timeout=0)
+    lake = _fake_toolchain(
+        tmp_path / "toolchain",
+        "Lean (version 4.35.0, x86_64-unknown-linux-gnu, Release)",
+        tool="lake",
+    )
+    manager = LeanSessionManager(
+        lean_command=[str(lake), "serve", "--"],
+        sandbox="none",
+        memory_limit=400 * MiB,
+        report_delay_ms=-1,
+        projects={"default": str(tmp_path)},
+        workspace_root=str(tmp_path / "ws"),
+        idle_timeout=0,
+    )
     try:
         client = InProcessClient(await manager.create("someone"))
-        params = {"processId": None, "capabilities": {},
-                  "initializationOptions": {"probe": "fsize"}}
+        params = {
+            "processId": None,
+            "capabilities": {},
+            "initializationOptions": {"probe": "fsize"},
+        }
         probe = (await client.request("initialize", params, timeout=20))["probe"]
     finally:
         await manager.shutdown()

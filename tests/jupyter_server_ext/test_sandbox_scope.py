@@ -27,7 +27,8 @@ SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
 
 needs_bwrap = pytest.mark.skipif(
     check_bwrap().problem is not None or not check_bwrap().tmpfs_size,
-    reason=f"needs bubblewrap with --size ({check_bwrap().problem}); .ci/system-deps installs it")
+    reason=f"needs bubblewrap with --size ({check_bwrap().problem}); .ci/system-deps installs it",
+)
 pytestmark = [needs_bwrap, pytest.mark.timeout(60)]
 
 
@@ -50,24 +51,39 @@ async def _probe(manager: LeanSessionManager, mode: str) -> tuple[Any, dict[str,
 def _confine_args(secret: Path, tmp_path: Path) -> list[str]:
     """The probe's confinement options, aimed at ``secret`` (the rest point nowhere)."""
     (tmp_path / "elsewhere").mkdir(exist_ok=True)
-    return [f"--secret={secret}", f"--outside={tmp_path / 'elsewhere'}", "--port=9",
-            f"--pid={os.getpid()}", "--env=JUPYTER_LEAN_NO_SUCH_VARIABLE",
-            "--host_tmp=/nonexistent"]
+    return [
+        f"--secret={secret}",
+        f"--outside={tmp_path / 'elsewhere'}",
+        "--port=9",
+        f"--pid={os.getpid()}",
+        "--env=JUPYTER_LEAN_NO_SUCH_VARIABLE",
+        "--host_tmp=/nonexistent",
+    ]
 
 
-def _manager(tmp_path: Path, argv: list[str], project: Path, **settings: Any
-             ) -> LeanSessionManager:
-    return LeanSessionManager(lean_command=argv, projects={"default": str(project)},
-                              root_dir=str(project), workspace_root=str(tmp_path / "ws"),
-                              idle_timeout=0, **settings)
+def _manager(tmp_path: Path, argv: list[str], project: Path, **settings: Any) -> LeanSessionManager:
+    return LeanSessionManager(
+        lean_command=argv,
+        projects={"default": str(project)},
+        root_dir=str(project),
+        workspace_root=str(tmp_path / "ws"),
+        idle_timeout=0,
+        **settings,
+    )
 
 
 @pytest.mark.parametrize("sandbox", ["bwrap", "none"])
 async def test_every_memory_backed_folder_is_capped(tmp_path: Path, sandbox: str) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    manager = _manager(tmp_path, [sys.executable, str(PROBE)], project, sandbox=sandbox,
-                       tmpfs_size=1 * MiB, file_size_limit=0)
+    manager = _manager(
+        tmp_path,
+        [sys.executable, str(PROBE)],
+        project,
+        sandbox=sandbox,
+        tmpfs_size=1 * MiB,
+        file_size_limit=0,
+    )
     report, _ = await _probe(manager, "fill")
     written = report["written"]
     if sandbox == "bwrap":
@@ -78,14 +94,19 @@ async def test_every_memory_backed_folder_is_capped(tmp_path: Path, sandbox: str
         assert written["tmp"] == written["workspace"] == 4 * MiB
 
 
-async def test_what_the_sandbox_folders_hold_counts_as_the_sessions_memory(
-    tmp_path: Path
-) -> None:
+async def test_what_the_sandbox_folders_hold_counts_as_the_sessions_memory(tmp_path: Path) -> None:
     """300 MiB in /dev/shm belong to no process, yet end a session limited to 200 MiB."""
     project = tmp_path / "project"
     project.mkdir()
-    manager = _manager(tmp_path, [sys.executable, str(PROBE)], project, sandbox="bwrap",
-                       tmpfs_size=512 * MiB, memory_limit=200 * MiB, usage_interval=0.25)
+    manager = _manager(
+        tmp_path,
+        [sys.executable, str(PROBE)],
+        project,
+        sandbox="bwrap",
+        tmpfs_size=512 * MiB,
+        memory_limit=200 * MiB,
+        usage_interval=0.25,
+    )
     report, session = await _probe(manager, "shm")
     assert report is None, "the probe held 300 MiB of /dev/shm past the limit"
     assert "the memory limit was reached" in session["exit_reason"]
@@ -105,7 +126,8 @@ def _toolchain_in_local(home: Path) -> Path:
         f"if args == ['--print-prefix']: print({str(prefix)!r}); sys.exit(0)\n"
         "if args == ['--version']: print('Lean (version 4.35.0, x86_64, Release)'); sys.exit(0)\n"
         "if '--stdin' in args: sys.exit(0)\n"
-        f"os.execv(sys.executable, [sys.executable, {str(probe)!r}, *args])\n")
+        f"os.execv(sys.executable, [sys.executable, {str(probe)!r}, *args])\n"
+    )
     lean.chmod(0o755)
     return lean
 
@@ -125,8 +147,12 @@ async def test_a_toolchain_in_home_local_exposes_only_itself(
     lean = _toolchain_in_local(home)
     project = tmp_path / "project"
     project.mkdir()
-    manager = _manager(tmp_path, [str(lean), "--server", *_confine_args(secret, tmp_path)],
-                       project, sandbox=sandbox)
+    manager = _manager(
+        tmp_path,
+        [str(lean), "--server", *_confine_args(secret, tmp_path)],
+        project,
+        sandbox=sandbox,
+    )
     report, _ = await _probe(manager, "confine")
     assert report is not None, "the toolchain's own files must be there to run"
     assert report["read_secret"] is (sandbox == "none")
@@ -142,7 +168,8 @@ async def test_a_project_that_is_the_home_folder_has_its_secrets_masked(
     key.write_text("PRIVATE KEY")
     (home / "Course.lean").write_text("prelude\n")
     monkeypatch.setenv("HOME", str(home))
-    manager = _manager(tmp_path, [sys.executable, str(PROBE), *_confine_args(key, tmp_path)],
-                       home, sandbox=sandbox)
+    manager = _manager(
+        tmp_path, [sys.executable, str(PROBE), *_confine_args(key, tmp_path)], home, sandbox=sandbox
+    )
     report, _ = await _probe(manager, "confine")
     assert report["read_secret"] is (sandbox == "none")

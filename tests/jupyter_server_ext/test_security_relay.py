@@ -33,8 +33,7 @@ async def _login_cookie(jp_fetch: Fetch) -> dict[str, str]:
     for header in response.headers.get_list("Set-Cookie"):
         cookie.load(header)
     assert cookie, "no login cookie was set"
-    return {"Cookie": "; ".join(f"{name}={morsel.coded_value}"
-                                for name, morsel in cookie.items())}
+    return {"Cookie": "; ".join(f"{name}={morsel.coded_value}" for name, morsel in cookie.items())}
 
 
 async def _raw_get(url: str, headers: dict[str, str]) -> int:
@@ -48,7 +47,10 @@ async def _raw_get(url: str, headers: dict[str, str]) -> int:
 
 @pytest.mark.usefixtures("lean_server")
 async def test_refused_upgrades_create_no_session(
-    http_server_client: Any, jp_fetch: Fetch, jp_http_port: int, jp_base_url: str,
+    http_server_client: Any,
+    jp_fetch: Fetch,
+    jp_http_port: int,
+    jp_base_url: str,
     jp_auth_header: dict[str, str],
 ) -> None:
     """A cross-site page holding the user's cookie gets its WebSocket refused (403) and its plain
@@ -63,9 +65,18 @@ async def test_refused_upgrades_create_no_session(
         assert await _raw_get(http_url, cookie) == 400
         # An upgrade without a key, or of a version Tornado does not speak.
         assert await _raw_get(http_url, {**cookie, **upgrade}) == 400
-        assert await _raw_get(http_url, {**cookie, **upgrade, "Sec-WebSocket-Key":
-                                         "dGhlIHNhbXBsZSBub25jZQ==",
-                                         "Sec-WebSocket-Version": "8"}) == 426
+        assert (
+            await _raw_get(
+                http_url,
+                {
+                    **cookie,
+                    **upgrade,
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                    "Sec-WebSocket-Version": "8",
+                },
+            )
+            == 426
+        )
     assert await _sessions(jp_fetch) == []
     # The same cookie from the server's own origin is a normal client.
     own_origin = {**cookie, "Origin": f"http://127.0.0.1:{jp_http_port}"}
@@ -78,8 +89,12 @@ async def test_refused_upgrades_create_no_session(
 
 @pytest.mark.usefixtures("lean_server")
 async def test_tokens_in_urls_stay_out_of_warnings(
-    http_server_client: Any, jp_fetch: Fetch, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], caplog: pytest.LogCaptureFixture,
+    http_server_client: Any,
+    jp_fetch: Fetch,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Browsers' WebSockets authenticate with `?token=`: a 400 or 404 on a Lean route must not
     write the token into the server's log."""
@@ -105,13 +120,16 @@ async def test_tokens_in_urls_stay_out_of_warnings(
 # -- URIs ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("suffix", [
-    "sub?/../../etc/passwd",
-    "sub#/../../etc/passwd",
-    "A.lean?x=1",
-    "A.lean#frag",
-    "A.lean?",
-])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "sub?/../../etc/passwd",
+        "sub#/../../etc/passwd",
+        "A.lean?x=1",
+        "A.lean#frag",
+        "A.lean?",
+    ],
+)
 def test_uris_with_a_query_or_fragment_are_refused(tmp_path: Path, suffix: str) -> None:
     """Lean reads `?` and `#` in a file URI as part of the path; a parser that stops there
     would check a different file than the one Lean opens."""
@@ -130,7 +148,8 @@ def test_a_sibling_folder_sharing_the_projects_name_is_outside(tmp_path: Path) -
     assert confined_path(inside.as_uri(), [str(project)]) == str(inside)
     # Percent-encoded `?` is an ordinary file-name character for both sides.
     assert confined_path(project.as_uri() + "/a%3Fb.lean", [str(project)]) == str(
-        project / "a?b.lean")
+        project / "a?b.lean"
+    )
     for outside in (sibling / "x.lean", sibling):
         with pytest.raises(UriOutsideProject):
             confined_path(outside.as_uri(), [str(project)])
@@ -138,17 +157,23 @@ def test_a_sibling_folder_sharing_the_projects_name_is_outside(tmp_path: Path) -
 
 @pytest.mark.usefixtures("lean_server")
 async def test_a_query_in_a_document_uri_never_reaches_lean(
-    http_server_client: Any, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], jp_root_dir: Path,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
 ) -> None:
-    socket = await connect(ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="default"),
-                           jp_auth_header)
+    socket = await connect(
+        ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="default"), jp_auth_header
+    )
     assert await socket.recv() is not None
     await socket.initialize()
     (jp_root_dir / "sub?").mkdir()
     uri = jp_root_dir.as_uri() + "/sub?/../../../etc/passwd"
-    response = await socket.request("textDocument/hover", {
-        "textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
+    response = await socket.request(
+        "textDocument/hover",
+        {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}},
+    )
     assert response["error"]["code"] == -32602
     assert "query or fragment" in response["error"]["message"]
     await socket.open_document(uri, "-- x\n")
@@ -163,8 +188,13 @@ PRELUDE_DOC = "prelude\ninductive N | z | s (n : N)\n#check N.z\n"  # `#check N.
 
 
 def _edit(line: int, start: int, end: int, text: str) -> dict[str, Any]:
-    return {"range": {"start": {"line": line, "character": start},
-                      "end": {"line": line, "character": end}}, "text": text}
+    return {
+        "range": {
+            "start": {"line": line, "character": start},
+            "end": {"line": line, "character": end},
+        },
+        "text": text,
+    }
 
 
 async def _lean_socket(port: int, base_url: str, headers: dict[str, str]) -> Any:
@@ -181,8 +211,12 @@ async def _checked(socket: Any, uri: str, version: int) -> list[str]:
 
 
 async def test_a_refused_didchange_changes_nothing(
-    real_lean: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], jp_root_dir: Path,
+    real_lean: Any,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
 ) -> None:
     """More edits in one message than max_edits_per_message (default 1000), an edit whose range
     ends before it starts, a document grown past max_document_size (default 4 MiB): each is
@@ -198,20 +232,28 @@ async def test_a_refused_didchange_changes_nothing(
         ([z_to_s, _edit(1, 0, 0, "-- " + "x" * (4 << 20) + "\n")], "bytes per document"),
     ]
     for version, (changes, reason) in enumerate(refused, start=2):
-        await socket.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": version}, "contentChanges": changes})
+        await socket.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": changes},
+        )
         message = await socket.wait_notification("window/showMessage", timeout=30)
         assert reason in message["params"]["message"] and message["params"]["type"] == 1
     # The next accepted edit applies to the text as it was: `N.z`, never `N.s`.
-    await socket.notify("textDocument/didChange", {
-        "textDocument": {"uri": uri, "version": 5}, "contentChanges": [_edit(2, 10, 10, " ")]})
+    await socket.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 5}, "contentChanges": [_edit(2, 10, 10, " ")]},
+    )
     assert await _checked(socket, uri, 5) == ["N.z : N"]
     socket.close()
 
 
 async def test_edits_lean_could_place_differently_are_sent_where_the_session_placed_them(
-    real_lean: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str,
-    jp_auth_header: dict[str, str], jp_root_dir: Path,
+    real_lean: Any,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
 ) -> None:
     """Past the end of a line or of the text, inside a surrogate pair: the session applies the
     edit its way (clamping) and Lean gets exact positions, so both hold the same text."""
@@ -221,21 +263,31 @@ async def test_edits_lean_could_place_differently_are_sent_where_the_session_pla
     edits = [
         _edit(1, 4, 4, "!"),  # inside the pair of 😀 (UTF-16 columns 3-4): after it
         _edit(2, 99, 99, "\n#check N.z"),  # past the end of the line: at its end
-        {"range": {"start": {"line": 9, "character": 0}, "end": {"line": 9, "character": 0}},
-         "text": "\n#check @N.s"},  # past the end of the text: at its end
+        {
+            "range": {"start": {"line": 9, "character": 0}, "end": {"line": 9, "character": 0}},
+            "text": "\n#check @N.s",
+        },  # past the end of the text: at its end
     ]
     for version, edit in enumerate(edits, start=2):
-        await socket.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": version}, "contentChanges": [edit]})
+        await socket.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [edit]},
+        )
     assert await _checked(socket, uri, 4) == ["N.z : N", "N.s : N → N"]
     socket.close()
 
 
-@pytest.mark.parametrize("lean_config", [
-    {"max_user_document_bytes": 1 << 20, "max_open_documents": 3}])
+@pytest.mark.parametrize(
+    "lean_config", [{"max_user_document_bytes": 1 << 20, "max_open_documents": 3}]
+)
 async def test_closed_documents_and_exited_sessions_stop_counting(
-    lean_server: Any, http_server_client: Any, jp_fetch: Fetch, jp_http_port: int,
-    jp_base_url: str, jp_auth_header: dict[str, str], jp_root_dir: Path,
+    lean_server: Any,
+    http_server_client: Any,
+    jp_fetch: Fetch,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_root_dir: Path,
     jp_serverapp: Any,
 ) -> None:
     """Documents count toward their owner's bytes (max_user_document_bytes, here 1 MiB) while
@@ -294,15 +346,35 @@ def test_a_frame_of_many_tiny_arrays_is_refused_before_it_is_built() -> None:
 def test_messages_with_many_brackets_in_their_text_or_many_edits_pass() -> None:
     from jupyter_server_ext.session.guard import MAX_CONTAINERS, parse_client_frame
 
-    edit = {"range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
-            "text": "a"}
-    many_edits = json.dumps({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-        "textDocument": {"uri": "file:///p/a.lean", "version": 2},
-        "contentChanges": [edit] * 1000}})
+    edit = {
+        "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
+        "text": "a",
+    }
+    many_edits = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {
+                "textDocument": {"uri": "file:///p/a.lean", "version": 2},
+                "contentChanges": [edit] * 1000,
+            },
+        }
+    )
     source = "theorem t : [a] = {b} := ⟨(c), [d]⟩\n" * MAX_CONTAINERS
-    big_text = json.dumps({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-        "textDocument": {"uri": "file:///p/a.lean", "languageId": "lean4", "version": 1,
-                         "text": source}}})
+    big_text = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {
+                    "uri": "file:///p/a.lean",
+                    "languageId": "lean4",
+                    "version": 1,
+                    "text": source,
+                }
+            },
+        }
+    )
     for frame in (many_edits, big_text):
         message, error = parse_client_frame(frame)
         assert error is None and message is not None

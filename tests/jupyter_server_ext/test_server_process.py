@@ -41,8 +41,12 @@ class RunningServer:
 
     async def fetch(self, path: str, method: str = "GET", body: str | None = None) -> Any:
         response = await AsyncHTTPClient().fetch(
-            self.url(path), method=method, body=body,
-            headers={"Authorization": f"token {TOKEN}"}, request_timeout=20)
+            self.url(path),
+            method=method,
+            body=body,
+            headers={"Authorization": f"token {TOKEN}"},
+            request_timeout=20,
+        )
         return json.loads(response.body) if response.body else None
 
 
@@ -50,16 +54,31 @@ class RunningServer:
 def server(tmp_path: Path, lean_server: LeanServerUnderTest) -> Iterator[RunningServer]:
     root = tmp_path / "root"
     root.mkdir()
-    env = dict(os.environ, JUPYTER_LEAN_COMMAND=" ".join(lean_server.argv),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env = dict(
+        os.environ,
+        JUPYTER_LEAN_COMMAND=" ".join(lean_server.argv),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
     port = free_port()
     # No --ServerApp.jpserver_extensions: the extension must be enabled by installation alone.
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
-         "--no-browser", "--allow-root", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--no-browser",
+            "--allow-root",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     running = RunningServer(process, port, root)
     try:
         wait_until_listening(process, port, 30)
@@ -78,21 +97,26 @@ def _group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    members = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-               if (stat := proc_stat(pid)) is not None and stat.group == pgid and stat.state != "Z"]
+    members = [
+        pid
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+        if (stat := proc_stat(pid)) is not None and stat.group == pgid and stat.state != "Z"
+    ]
     return bool(members)
 
 
 async def test_sigterm_leaves_no_lean_process_group_within_5_s(server: RunningServer) -> None:
     detached = await server.fetch("/lean/sessions", "POST", "{}")
-    attached_socket = await connect(ws_url(server.port, "/", "/lean/lsp", project="default",
-                                           token=TOKEN))
+    attached_socket = await connect(
+        ws_url(server.port, "/", "/lean/lsp", project="default", token=TOKEN)
+    )
     first = await attached_socket.recv()
     assert first is not None
     await attached_socket.initialize()
     # A Lean that reads nothing any more: `shutdown` goes unanswered, EOF is not noticed.
-    hung_socket = await connect(ws_url(server.port, "/", "/lean/lsp", project="default",
-                                       token=TOKEN))
+    hung_socket = await connect(
+        ws_url(server.port, "/", "/lean/lsp", project="default", token=TOKEN)
+    )
     assert await hung_socket.recv() is not None
     await hung_socket.initialize()
     await hung_socket.open_document((server.root / "Hung.lean").as_uri(), "-- standin: hang\n")
@@ -128,7 +152,8 @@ async def test_metrics_and_last_activity(server: RunningServer) -> None:
     assert status["last_activity"] > before
 
     response = await AsyncHTTPClient().fetch(
-        server.url("/metrics"), headers={"Authorization": f"token {TOKEN}"})
+        server.url("/metrics"), headers={"Authorization": f"token {TOKEN}"}
+    )
     text = response.body.decode()
     assert 'jupyter_lean_sessions{state="ready"} 1.0' in text
     assert "jupyter_lean_sessions_started_total 1.0" in text

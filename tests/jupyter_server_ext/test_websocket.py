@@ -102,9 +102,17 @@ class TestFrameLimit:
         socket, session_id = await _new_session(open_socket)
         await socket.initialize()
         pid = (await _session_json(jp_fetch, session_id))["pid"]
-        await socket.notify("textDocument/didOpen", {"textDocument": {
-            "uri": _doc_uri(jp_root_dir), "languageId": "lean4", "version": 1,
-            "text": "-- " + "x" * 10000}})
+        await socket.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": _doc_uri(jp_root_dir),
+                    "languageId": "lean4",
+                    "version": 1,
+                    "text": "-- " + "x" * 10000,
+                }
+            },
+        )
         assert (await socket.wait_closed())[0] == 1009
 
         again = await open_socket(f"/lean/sessions/{session_id}/lsp")
@@ -141,8 +149,10 @@ async def test_uris_outside_the_project_are_refused_before_lean(
         f"{jp_root_dir.as_uri()}/ok.lean#top",
     ]
     for uri in refused:
-        reply = await socket.request("textDocument/hover", {
-            "textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
+        reply = await socket.request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}},
+        )
         assert reply["error"]["code"] == -32602, (uri, reply)
         assert "Refused" in reply["error"]["message"]
         await socket.open_document(uri, "#eval 1")
@@ -162,10 +172,21 @@ async def test_resume_after_disconnect_keeps_lean_and_resends_diagnostics(
     uri = _doc_uri(jp_root_dir)
     text = "def a := 5\n#eval a * 2\n#eval b\n"
     await socket.open_document(uri, text, version=1)
-    await socket.notify("textDocument/didChange", {
-        "textDocument": {"uri": uri, "version": 2},
-        "contentChanges": [{"range": {"start": {"line": 0, "character": 9},
-                                      "end": {"line": 0, "character": 10}}, "text": "6"}]})
+    await socket.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [
+                {
+                    "range": {
+                        "start": {"line": 0, "character": 9},
+                        "end": {"line": 0, "character": 10},
+                    },
+                    "text": "6",
+                }
+            ],
+        },
+    )
     before = await socket.diagnostics_for(uri, 2)
     assert sorted(d["message"].strip() for d in before) == ["12", "unknown identifier 'b'"]
     pid = (await _session_json(jp_fetch, session_id))["pid"]
@@ -181,15 +202,29 @@ async def test_resume_after_disconnect_keeps_lean_and_resends_diagnostics(
     assert second_init["result"] == first_init["result"]
     await again.open_document(uri, text.replace("5", "6"), version=1)
     resent = await again.wait_notification(
-        "textDocument/publishDiagnostics", lambda m: m["params"]["uri"] == uri)
+        "textDocument/publishDiagnostics", lambda m: m["params"]["uri"] == uri
+    )
     assert resent["params"]["version"] == 1
     assert sorted(d["message"].strip() for d in resent["params"]["diagnostics"]) == [
-        "12", "unknown identifier 'b'"]
+        "12",
+        "unknown identifier 'b'",
+    ]
     # Editing continues with the client's own numbering.
-    await again.notify("textDocument/didChange", {
-        "textDocument": {"uri": uri, "version": 2},
-        "contentChanges": [{"range": {"start": {"line": 2, "character": 6},
-                                      "end": {"line": 2, "character": 7}}, "text": "a"}]})
+    await again.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [
+                {
+                    "range": {
+                        "start": {"line": 2, "character": 6},
+                        "end": {"line": 2, "character": 7},
+                    },
+                    "text": "a",
+                }
+            ],
+        },
+    )
     after = await again.diagnostics_for(uri, 2)
     assert sorted(d["message"].strip() for d in after) == ["12", "6"]
     assert (await _session_json(jp_fetch, session_id))["pid"] == pid, "Lean was not restarted"
@@ -205,9 +240,13 @@ async def test_resume_with_changed_text_reelaborates(
         if version == 1:
             await socket.open_document(uri, "#eval 1\n")
         else:
-            await socket.notify("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": version},
-                "contentChanges": [{"text": f"#eval {version}\n"}]})
+            await socket.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [{"text": f"#eval {version}\n"}],
+                },
+            )
     await socket.diagnostics_for(uri, 3)
     socket.close()
     await socket.wait_closed()
@@ -240,8 +279,10 @@ async def test_client_shutdown_and_exit_leave_the_same_lean_answering(
     pid = (await _session_json(jp_fetch, session_id))["pid"]
     assert (await socket.request("shutdown", None))["result"] is None
     await socket.notify("exit", {})
-    hover = await socket.request("textDocument/hover", {
-        "textDocument": {"uri": uri}, "position": {"line": 1, "character": 7}})
+    hover = await socket.request(
+        "textDocument/hover",
+        {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 7}},
+    )
     assert "result" in hover, f"Lean did not answer after the client's exit: {hover}"
     assert "answer : Nat" in hover["result"]["contents"]["value"], hover
     session = await _session_json(jp_fetch, session_id)
@@ -258,14 +299,14 @@ async def test_client_shutdown_and_exit_leave_the_same_lean_answering(
 
 async def test_requests_before_initialize_are_refused(open_socket: Any) -> None:
     socket, _ = await _new_session(open_socket)
-    reply = await socket.request("textDocument/hover", {"textDocument": {"uri": "file:///x"},
-                                                        "position": {"line": 0, "character": 0}})
+    reply = await socket.request(
+        "textDocument/hover",
+        {"textDocument": {"uri": "file:///x"}, "position": {"line": 0, "character": 0}},
+    )
     assert reply["error"]["code"] == -32002
 
 
-async def test_deleting_an_attached_session_closes_4410(
-    open_socket: Any, jp_fetch: Fetch
-) -> None:
+async def test_deleting_an_attached_session_closes_4410(open_socket: Any, jp_fetch: Fetch) -> None:
     socket, session_id = await _new_session(open_socket)
     await socket.initialize()
     await jp_fetch("lean", "sessions", session_id, method="DELETE")
@@ -289,9 +330,7 @@ async def test_crash_is_reported_to_client_and_in_session_json(
 
 
 @pytest.mark.usefixtures("standin_only")
-async def test_crash_fails_pending_requests(
-    open_socket: Any, jp_root_dir: Path
-) -> None:
+async def test_crash_fails_pending_requests(open_socket: Any, jp_root_dir: Path) -> None:
     socket, _ = await _new_session(open_socket)
     await socket.initialize()
     uri = _doc_uri(jp_root_dir)
@@ -343,8 +382,10 @@ class TestActivity:
         active_until = loop.time() + 3 * IDLE_TIMEOUT
         asked = 0
         while loop.time() < active_until:
-            reply = await socket.request("textDocument/hover", {
-                "textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}})
+            reply = await socket.request(
+                "textDocument/hover",
+                {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}},
+            )
             assert "answer : Nat" in reply["result"]["contents"]["value"], reply
             asked += 1
             await asyncio.sleep(IDLE_TIMEOUT / 6)  # a user's pace, well within idle_timeout
@@ -369,8 +410,10 @@ class TestActivity:
         reports_after_idle = 0
         evaluated: set[str] = set()
         while (message := await socket.recv(timeout=IDLE_TIMEOUT + 20)) is not None:
-            if message.get("method") not in ("$/lean/fileProgress",
-                                              "textDocument/publishDiagnostics"):
+            if message.get("method") not in (
+                "$/lean/fileProgress",
+                "textDocument/publishDiagnostics",
+            ):
                 continue
             if loop.time() - last_sent > IDLE_TIMEOUT:
                 reports_after_idle += 1
@@ -394,5 +437,6 @@ async def test_websocket_unknown_project_is_refused_before_upgrade(
     http_server_client: Any, jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
 ) -> None:
     status = await connect_status(
-        ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="nope"), jp_auth_header)
+        ws_url(jp_http_port, jp_base_url, "/lean/lsp", project="nope"), jp_auth_header
+    )
     assert status == 400

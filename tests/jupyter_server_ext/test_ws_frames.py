@@ -62,8 +62,7 @@ async def test_a_burst_arrives_whole_and_in_order(compressed: bool) -> None:
         client = await websocket_connect(url, compression_options={} if compressed else None)
         assert (client.protocol._compressor is not None) is compressed  # type: ignore[union-attr]
         await client.write_message("burst")
-        received = [json.loads(await asyncio.wait_for(client.read_message(), 10))
-                    for _ in SIZES]
+        received = [json.loads(await asyncio.wait_for(client.read_message(), 10)) for _ in SIZES]
         client.close()
     assert [m["index"] for m in received] == list(range(len(SIZES)))
     assert [len(m["pad"]) for m in received] == [size // 2 for size in SIZES]

@@ -38,11 +38,13 @@ c.Authenticator.admin_users = {"dana"}
 # The test drives the Hub's REST API with this service's token: create users' tokens, start and
 # stop their servers.
 c.JupyterHub.services = [{"name": "lean-test-admin", "api_token": os.environ["JLH_ADMIN_TOKEN"]}]
-c.JupyterHub.load_roles = [{
-    "name": "lean-test-admin",
-    "scopes": ["admin:users", "admin:servers", "tokens"],
-    "services": ["lean-test-admin"],
-}]
+c.JupyterHub.load_roles = [
+    {
+        "name": "lean-test-admin",
+        "scopes": ["admin:users", "admin:servers", "tokens"],
+        "services": ["lean-test-admin"],
+    }
+]
 
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = f"{work}/home/{{username}}"
@@ -56,8 +58,10 @@ def _per_user_workspaces(spawner: object) -> None:
     """Lean workspaces inside the test's folder, one root per user (a manager removes its whole
     root on shutdown, so two users must not share one)."""
     name = spawner.user.name  # type: ignore[attr-defined]
-    spawner.args = [*spawner.args,  # type: ignore[attr-defined]
-                    f"--LeanSessionManager.workspace_root={work}/workspaces/{name}"]
+    spawner.args = [
+        *spawner.args,  # type: ignore[attr-defined]
+        f"--LeanSessionManager.workspace_root={work}/workspaces/{name}",
+    ]
 
 
 c.Spawner.pre_spawn_hook = _per_user_workspaces

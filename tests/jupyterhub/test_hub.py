@@ -57,8 +57,11 @@ class RunningHub:
         """The Hub's REST API as the test's admin service (blocking: fixtures are not async)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.url(f"/hub/api{path}"), data=data, method=method,
-            headers={"Authorization": f"token {self.admin_token}"})
+            self.url(f"/hub/api{path}"),
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.admin_token}"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=20) as response:
                 raw = response.read()
@@ -112,15 +115,19 @@ def _start_server(hub: RunningHub, user: str) -> None:
 
 
 def _new_token(hub: RunningHub, user: str) -> str:
-    status, body = hub.admin("POST", f"/users/{user}/tokens",
-                             {"note": "jupyter-lean hub test", "expires_in": 3600})
+    status, body = hub.admin(
+        "POST", f"/users/{user}/tokens", {"note": "jupyter-lean hub test", "expires_in": 3600}
+    )
     assert status in (200, 201), (status, body)
     return str(body["token"])
 
 
 def _scoped_token(hub: RunningHub, user: str, scopes: list[str]) -> str:
-    status, body = hub.admin("POST", f"/users/{user}/tokens", {
-        "note": "jupyter-lean hub test", "expires_in": 3600, "scopes": scopes})
+    status, body = hub.admin(
+        "POST",
+        f"/users/{user}/tokens",
+        {"note": "jupyter-lean hub test", "expires_in": 3600, "scopes": scopes},
+    )
     assert status in (200, 201), (status, body)
     return str(body["token"])
 
@@ -158,23 +165,39 @@ def _stop(hub: RunningHub) -> None:
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, lean_server: LeanServerUnderTest
-        ) -> Iterator[RunningHub]:
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, lean_server: LeanServerUnderTest
+) -> Iterator[RunningHub]:
     if CHP is None:
-        pytest.skip("configurable-http-proxy is not installed "
-                    "(npm install -g configurable-http-proxy@4.6.3)")
+        pytest.skip(
+            "configurable-http-proxy is not installed "
+            "(npm install -g configurable-http-proxy@4.6.3)"
+        )
     work = tmp_path_factory.mktemp("hub")
     port, admin_token, marker = _free_port(), secrets.token_hex(16), secrets.token_hex(8)
-    env = dict(os.environ, JLH_DIR=str(work), JLH_PORT=str(port),
-               JLH_HUB_PORT=str(_free_port()), JLH_API_PORT=str(_free_port()), JLH_CHP=CHP,
-               JLH_ADMIN_TOKEN=admin_token, JLH_PASSWORD=secrets.token_hex(8),
-               JLH_LEAN_COMMAND=shlex.join(lean_server.argv), JLH_MARKER=marker)
+    env = dict(
+        os.environ,
+        JLH_DIR=str(work),
+        JLH_PORT=str(port),
+        JLH_HUB_PORT=str(_free_port()),
+        JLH_API_PORT=str(_free_port()),
+        JLH_CHP=CHP,
+        JLH_ADMIN_TOKEN=admin_token,
+        JLH_PASSWORD=secrets.token_hex(8),
+        JLH_LEAN_COMMAND=shlex.join(lean_server.argv),
+        JLH_MARKER=marker,
+    )
     env.pop("JUPYTER_LEAN_COMMAND", None)
     with open(work / "hub.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)], cwd=work, env=env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     running = RunningHub(process, port, work, admin_token, marker)
     try:
         _poll(lambda: _hub_answers(running), "the Hub's API through its proxy", running)
@@ -190,12 +213,18 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"token {token}"}
 
 
-async def _fetch(hub: RunningHub, path: str, token: str, method: str = "GET",
-                 body: str | None = None) -> tuple[int, Any]:
+async def _fetch(
+    hub: RunningHub, path: str, token: str, method: str = "GET", body: str | None = None
+) -> tuple[int, Any]:
     try:
         response = await AsyncHTTPClient().fetch(
-            hub.url(path), method=method, body=body, headers=_auth(token),
-            follow_redirects=False, request_timeout=20)
+            hub.url(path),
+            method=method,
+            body=body,
+            headers=_auth(token),
+            follow_redirects=False,
+            request_timeout=20,
+        )
     except HTTPClientError as exc:
         return exc.code, None
     return response.code, json.loads(response.body) if response.body else None
@@ -237,8 +266,9 @@ async def test_a_users_token_is_refused_on_another_users_server(
 ) -> None:
     token = hub.tokens[intruder]
     for method, path in [("GET", "health"), ("GET", "sessions"), ("POST", "sessions")]:
-        status, _ = await _fetch(hub, f"/user/{victim}/lean/{path}", token, method,
-                                 "{}" if method == "POST" else None)
+        status, _ = await _fetch(
+            hub, f"/user/{victim}/lean/{path}", token, method, "{}" if method == "POST" else None
+        )
         assert status == 403, (method, path, status)
     url = ws_url(hub.port, f"/user/{victim}/", "/lean/lsp", project="default")
     assert await connect_status(url, _auth(token)) == 403
@@ -260,26 +290,30 @@ async def test_stopping_a_server_from_the_hub_leaves_no_lean_behind(hub: Running
     assert all(process_alive(pid) for pid in pids)
     status, body = hub.admin("DELETE", "/users/carol/server")
     assert status in (202, 204), (status, body)
-    _poll(lambda: not any(process_alive(pid) for pid in pids), "carol's Lean servers ending", hub,
-          deadline=30)
+    _poll(
+        lambda: not any(process_alive(pid) for pid in pids),
+        "carol's Lean servers ending",
+        hub,
+        deadline=30,
+    )
 
 
 async def test_a_hub_admin_sees_and_ends_another_users_sessions(hub: RunningHub) -> None:
     """The console's admin view under a real Hub: a token with `admin:servers` for alice lists and
     ends alice's Lean sessions with ?all=1; alice's own token may not use ?all=1."""
-    status, created = await _fetch(hub, "/user/alice/lean/sessions", hub.tokens["alice"],
-                                   "POST", "{}")
+    status, created = await _fetch(
+        hub, "/user/alice/lean/sessions", hub.tokens["alice"], "POST", "{}"
+    )
     assert status == 201
     hub.lean_pids.append(created["pid"])
-    admin = _scoped_token(hub, "dana", ["access:servers!user=alice",
-                                        "admin:servers!user=alice"])
+    admin = _scoped_token(hub, "dana", ["access:servers!user=alice", "admin:servers!user=alice"])
     status, everyone = await _fetch(hub, "/user/alice/lean/sessions?all=1", admin)
     assert status == 200 and created["id"] in {s["id"] for s in everyone}
     assert (await _fetch(hub, "/user/alice/lean/sessions?all=1", hub.tokens["alice"]))[0] == 403
-    status, _ = await _fetch(hub, f"/user/alice/lean/sessions/{created['id']}?all=1", admin,
-                             "DELETE")
+    status, _ = await _fetch(
+        hub, f"/user/alice/lean/sessions/{created['id']}?all=1", admin, "DELETE"
+    )
     assert status == 204
     assert not process_alive(created["pid"])
-    status, _ = await _fetch(hub, f"/user/alice/lean/sessions/{created['id']}",
-                             hub.tokens["alice"])
+    status, _ = await _fetch(hub, f"/user/alice/lean/sessions/{created['id']}", hub.tokens["alice"])
     assert status == 404

@@ -63,10 +63,25 @@ def test_console_creates_attaches_traces_and_ends_a_session(page, real_lab: Lab)
 
     uri = (real_lab.root / "Console.lean").as_uri()
     _send(page, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
-    _send(page, {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-        "uri": uri, "languageId": "lean4", "version": 1, "text": DOCUMENT}}})
-    _send(page, {"jsonrpc": "2.0", "id": "by-hand", "method": "textDocument/hover", "params": {
-        "textDocument": {"uri": uri}, "position": {"line": 2, "character": 8}}})
+    _send(
+        page,
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": DOCUMENT}
+            },
+        },
+    )
+    _send(
+        page,
+        {
+            "jsonrpc": "2.0",
+            "id": "by-hand",
+            "method": "textDocument/hover",
+            "params": {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 8}},
+        },
+    )
     hovered = _entries(page, "response", "textDocument/hover")
     expect(hovered).to_have_count(1)
     hovered.locator("summary").click()
@@ -101,7 +116,8 @@ def test_lean_sessions_panel_from_the_palette_and_the_launcher(page, real_lab: L
     expect(frame.locator("h1")).to_have_text("Lean Sessions")
     # The notebook's own session, connected.
     expect(frame.locator("#jl-sessions tbody tr .jl-connected", has_text="yes")).not_to_have_count(
-        0)
+        0
+    )
     shot(page, "console-panel")
 
     page.keyboard.press("Control+Shift+l")  # a new launcher
@@ -184,9 +200,11 @@ def test_a_keystroke_storm_stays_under_the_default_rate_limit(page, real_lab: La
         measured[delay] = page.evaluate("() => window.__leanRequests.sent.length") - start
     expect(page.locator(".jp-Lean-status")).to_have_text(re.compile(r"Lean: "))
     stats = page.evaluate(PEAK_PER_SECOND)
-    print(f"\nkeystroke storm: peak {stats['peak']} requests in 1 s (limit 200/s, burst 1000); "
-          f"{stats['total']} requests in all, per typing speed {measured}; by method "
-          f"{stats['methods']}; refused {stats['refused']}")
+    print(
+        f"\nkeystroke storm: peak {stats['peak']} requests in 1 s (limit 200/s, burst 1000); "
+        f"{stats['total']} requests in all, per typing speed {measured}; by method "
+        f"{stats['methods']}; refused {stats['refused']}"
+    )
     assert stats["total"] > 0, "the storm made the labextension ask Lean"
     assert stats["refused"] == 0
     assert stats["peak"] < 200, "under the rate itself, never mind the burst"

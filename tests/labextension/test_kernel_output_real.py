@@ -22,8 +22,10 @@ from labextension.lab_page import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-THEOREM = ("prelude\ninductive N where\n  | z : N\n  | s : N → N\n"
-           "theorem t (p : N → Prop) (x : N) (h : p x) : p x := by\n  skip")
+THEOREM = (
+    "prelude\ninductive N where\n  | z : N\n  | s : N → N\n"
+    "theorem t (p : N → Prop) (x : N) (h : p x) : p x := by\n  skip"
+)
 GOALS = ".jp-OutputArea .jl-goals"
 POPUP = ".jl-popup"
 
@@ -51,8 +53,7 @@ def hover_own_text(page, selector: str) -> None:
     page.mouse.move(box["x"], box["y"])
 
 
-def test_kernel_goal_output_is_interactive_then_static_after_restart(
-        page, real_lab: Lab) -> None:
+def test_kernel_goal_output_is_interactive_then_static_after_restart(page, real_lab: Lab) -> None:
     (real_lab.root / "kernel-goals.ipynb").write_text(notebook_json(THEOREM))
     open_document(page, real_lab, "kernel-goals.ipynb")
     cell(page, 0).locator(".cm-content").click()

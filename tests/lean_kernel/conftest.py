@@ -22,8 +22,9 @@ from kernel_harness import JupyterDirs, KernelHarness, make_dirs, standin_env, s
 
 
 @pytest.fixture(scope="session")
-def jupyter_dirs(lean_server: LeanServerUnderTest,
-                 tmp_path_factory: pytest.TempPathFactory) -> JupyterDirs:
+def jupyter_dirs(
+    lean_server: LeanServerUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> JupyterDirs:
     """Jupyter directories whose `lean4` kernel runs this checkout with the server under test."""
     dirs = make_dirs(tmp_path_factory.mktemp("jupyter"))
     dirs.add_kernel("lean4", env=standin_env(lean_server))
@@ -37,8 +38,9 @@ def kernel_factory(jupyter_dirs: JupyterDirs, tmp_path: Path) -> Iterator[Any]:
     started: list[KernelHarness] = []
 
     def factory(**kwargs: Any) -> KernelHarness:
-        harness = start_kernel(kwargs.pop("dirs", jupyter_dirs), kwargs.pop("cwd", tmp_path),
-                               **kwargs)
+        harness = start_kernel(
+            kwargs.pop("dirs", jupyter_dirs), kwargs.pop("cwd", tmp_path), **kwargs
+        )
         started.append(harness)
         return harness
 

@@ -39,8 +39,9 @@ def live_markup(markdown: str) -> list[str]:
     """The tags Lean's text would add to the page: any outside the code blocks and spans the
     Markdown itself makes (inside them the renderer escapes the text)."""
     html = rendered(markdown)
-    outside_code = re.sub(r"<pre><code[^>]*>.*?</code></pre>|<code>.*?</code>", "", html,
-                          flags=re.DOTALL)
+    outside_code = re.sub(
+        r"<pre><code[^>]*>.*?</code></pre>|<code>.*?</code>", "", html, flags=re.DOTALL
+    )
     return LIVE_TAG.findall(outside_code)
 
 
@@ -64,10 +65,12 @@ class JupyterDirs:
             "JUPYTER_PLATFORM_DIRS": "1",
         }
 
-    def add_kernel(self, name: str, *, env: dict[str, str] | None = None,
-                   extra: dict[str, Any] | None = None) -> Path:
-        return write_kernelspec(self.kernels / name, executable=sys.executable, env=env,
-                                extra=extra)
+    def add_kernel(
+        self, name: str, *, env: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    ) -> Path:
+        return write_kernelspec(
+            self.kernels / name, executable=sys.executable, env=env, extra=extra
+        )
 
 
 def standin_env(lean_server: LeanServerUnderTest) -> dict[str, str]:
@@ -95,8 +98,11 @@ class Execution:
         return self.reply["content"]
 
     def stream(self, name: str) -> str:
-        return "".join(m["content"]["text"] for m in self.outputs
-                       if m["msg_type"] == "stream" and m["content"]["name"] == name)
+        return "".join(
+            m["content"]["text"]
+            for m in self.outputs
+            if m["msg_type"] == "stream" and m["content"]["name"] == name
+        )
 
     @property
     def stdout(self) -> str:
@@ -125,15 +131,27 @@ class KernelHarness:
         self.km = km
         self.kc = kc
 
-    def send_execute(self, code: str, *, cell_id: str | None = None,
-                     deleted: list[str] | None = None, silent: bool = False) -> str:
+    def send_execute(
+        self,
+        code: str,
+        *,
+        cell_id: str | None = None,
+        deleted: list[str] | None = None,
+        silent: bool = False,
+    ) -> str:
         metadata: dict[str, Any] = {}
         if cell_id is not None:
             metadata["cellId"] = cell_id
         if deleted:
             metadata["deletedCells"] = deleted
-        content = {"code": code, "silent": silent, "store_history": not silent,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": False}
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": not silent,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
         msg = self.kc.session.msg("execute_request", content, metadata=metadata)
         self.kc.shell_channel.send(msg)
         return str(msg["header"]["msg_id"])
@@ -152,8 +170,9 @@ class KernelHarness:
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg
 
-    def finish(self, msg_id: str, timeout: float = KERNEL_TIMEOUT,
-               seen: list[dict[str, Any]] | None = None) -> Execution:
+    def finish(
+        self, msg_id: str, timeout: float = KERNEL_TIMEOUT, seen: list[dict[str, Any]] | None = None
+    ) -> Execution:
         """Collect the outputs of ``msg_id`` up to its idle status, then its reply."""
         outputs = list(seen or [])
         while True:
@@ -173,8 +192,14 @@ class KernelHarness:
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg
 
-    def execute(self, code: str, *, cell_id: str | None = None,
-                deleted: list[str] | None = None, timeout: float = KERNEL_TIMEOUT) -> Execution:
+    def execute(
+        self,
+        code: str,
+        *,
+        cell_id: str | None = None,
+        deleted: list[str] | None = None,
+        timeout: float = KERNEL_TIMEOUT,
+    ) -> Execution:
         return self.finish(self.send_execute(code, cell_id=cell_id, deleted=deleted), timeout)
 
     def ok(self, code: str, **kwargs: Any) -> Execution:
@@ -206,11 +231,17 @@ class KernelHarness:
             self.km.shutdown_kernel(now=False)
 
 
-def start_kernel(dirs: JupyterDirs, cwd: Path, *, name: str = "lean4",
-                 extra_arguments: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> KernelHarness:
-    km = KernelManager(kernel_name=name,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(dirs.kernels)]))
+def start_kernel(
+    dirs: JupyterDirs,
+    cwd: Path,
+    *,
+    name: str = "lean4",
+    extra_arguments: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> KernelHarness:
+    km = KernelManager(
+        kernel_name=name, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(dirs.kernels)])
+    )
     kernel_env = {**os.environ, **dirs.env(), **(env or {})}
     kernel_env.pop("JUPYTER_LEAN_COMMAND", None)  # only what the kernel spec says
     km.start_kernel(cwd=str(cwd), env=kernel_env, extra_arguments=extra_arguments or [])

@@ -35,8 +35,9 @@ def test_pyproject_ships_the_kernelspec() -> None:
 
 
 def test_write_and_install_kernelspec(tmp_path: Path) -> None:
-    folder = write_kernelspec(tmp_path / "spec", executable=sys.executable,
-                              env={"JUPYTER_LEAN_COMMAND": "lean --server"})
+    folder = write_kernelspec(
+        tmp_path / "spec", executable=sys.executable, env={"JUPYTER_LEAN_COMMAND": "lean --server"}
+    )
     spec = json.loads((folder / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable
     assert spec["env"] == {"JUPYTER_LEAN_COMMAND": "lean --server"}
@@ -50,12 +51,15 @@ def test_server_config_files_configure_the_kernel(tmp_path: Path) -> None:
     low, high = tmp_path / "system", tmp_path / "user"
     (low / "jupyter_server_config.d").mkdir(parents=True)
     high.mkdir()
-    (low / "jupyter_server_config.d" / "lean.json").write_text(json.dumps(
-        {"LeanSessionManager": {"idle_timeout": 10, "sandbox": "none"}}))
+    (low / "jupyter_server_config.d" / "lean.json").write_text(
+        json.dumps({"LeanSessionManager": {"idle_timeout": 10, "sandbox": "none"}})
+    )
     (low / "jupyter_server_config.py").write_text(
-        "c.LeanSessionManager.memory_limit = 1 << 30\nc.ServerApp.port = 1\n")
-    (high / "jupyter_server_config.json").write_text(json.dumps(
-        {"LeanSessionManager": {"idle_timeout": 20}, "LeanKernel": {"cell_timeout": 7}}))
+        "c.LeanSessionManager.memory_limit = 1 << 30\nc.ServerApp.port = 1\n"
+    )
+    (high / "jupyter_server_config.json").write_text(
+        json.dumps({"LeanSessionManager": {"idle_timeout": 20}, "LeanKernel": {"cell_timeout": 7}})
+    )
     (high / "jupyter_server_config.py").write_text("raise RuntimeError('a broken file')\n")
     config = load_server_config(log, [str(high), str(low)])  # highest priority first
     assert config.LeanSessionManager.idle_timeout == 20
@@ -74,13 +78,14 @@ def test_default_project_is_the_enclosing_lake_package(tmp_path: Path) -> None:
     assert default_project_dir(str(notebooks)) == str(package.resolve())
 
 
-def test_the_kernel_reads_the_servers_config_files(kernel_factory: Any, tmp_path: Path,
-                                                   lean_server: LeanServerUnderTest) -> None:
+def test_the_kernel_reads_the_servers_config_files(
+    kernel_factory: Any, tmp_path: Path, lean_server: LeanServerUnderTest
+) -> None:
     dirs = make_dirs(tmp_path / "jupyter")
     dirs.add_kernel("lean4")  # no JUPYTER_LEAN_COMMAND: Lean's command comes from the config file
     (dirs.config / "jupyter_server_config.py").write_text(
-        f"c.LeanSessionManager.lean_command = {lean_server.argv!r}\n"
-        "c.LeanKernel.cell_timeout = 7\n")
+        f"c.LeanSessionManager.lean_command = {lean_server.argv!r}\nc.LeanKernel.cell_timeout = 7\n"
+    )
     kernel = kernel_factory(dirs=dirs)
     assert kernel.ok("#eval 1 + 1").stdout == "2\n"
     assert kernel.ok("%timeout").stdout == "Time limit per cell: 7 s\n"

@@ -20,12 +20,22 @@ FATAL = 2
 
 
 @pytest.fixture
-def lean(lean_server: LeanServerUnderTest, tmp_path: Path,
-         jp_asyncio_loop: asyncio.AbstractEventLoop) -> Iterator[LeanConnection]:
-    manager = LeanSessionManager(lean_command=lean_server.argv, root_dir=str(tmp_path),
-                                 workspace_root=str(tmp_path / "workspaces"))
-    yield LeanConnection(manager, owner="tester", project="default", document_name="doc",
-                         startup_timeout=30, log=logging.getLogger("test"))
+def lean(
+    lean_server: LeanServerUnderTest, tmp_path: Path, jp_asyncio_loop: asyncio.AbstractEventLoop
+) -> Iterator[LeanConnection]:
+    manager = LeanSessionManager(
+        lean_command=lean_server.argv,
+        root_dir=str(tmp_path),
+        workspace_root=str(tmp_path / "workspaces"),
+    )
+    yield LeanConnection(
+        manager,
+        owner="tester",
+        project="default",
+        document_name="doc",
+        startup_timeout=30,
+        log=logging.getLogger("test"),
+    )
     jp_asyncio_loop.run_until_complete(manager.shutdown())
 
 

@@ -17,8 +17,13 @@ def test_jupyter_console_runs_lean_cells(jupyter_dirs: JupyterDirs, tmp_path: Pa
     cells = '#eval 6 * 7\n#eval IO.println "hello from the console"\n#eval nope\n'
     done = subprocess.run(
         [sys.executable, "-m", "jupyter_console", "--kernel=lean4", "--simple-prompt"],
-        input=cells, capture_output=True, text=True, timeout=90, cwd=tmp_path,
-        env={**os.environ, **jupyter_dirs.env()}, check=False,
+        input=cells,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        env={**os.environ, **jupyter_dirs.env()},
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "42" in done.stdout

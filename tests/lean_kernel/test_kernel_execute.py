@@ -58,7 +58,8 @@ def test_warnings_are_stderr_and_sorry_shows_its_goal(kernel: KernelHarness) -> 
 
 def test_unsolved_goals_are_shown_as_goals(kernel: KernelHarness) -> None:
     result = kernel.execute(
-        "theorem both (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  exact hp")
+        "theorem both (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  exact hp"
+    )
     assert result.status == "error"
     (goals,) = result.of_type("display_data")
     assert "case right" in goals["data"]["text/plain"]
@@ -67,8 +68,10 @@ def test_unsolved_goals_are_shown_as_goals(kernel: KernelHarness) -> None:
 
 
 def test_goals_after_each_tactic_line(kernel: KernelHarness) -> None:
-    code = ("%goals\ntheorem swap (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n"
-            "  constructor\n  exact hp\n  exact hq")
+    code = (
+        "%goals\ntheorem swap (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n"
+        "  constructor\n  exact hp\n  exact hq"
+    )
     result = kernel.ok(code)
     (table,) = result.of_type("display_data")
     plain = table["data"]["text/plain"]
@@ -140,7 +143,8 @@ def test_completion_of_unexecuted_code_leaves_the_document(kernel: KernelHarness
     assert kernel.document() == before
     # In an executed cell, completion asks Lean in place.
     assert kernel.complete("def executedName : Nat := 1", cursor_pos=12)["matches"] == [
-        "executedName"]
+        "executedName"
+    ]
 
 
 def test_inspection_is_hover_as_markdown_and_text(kernel: KernelHarness) -> None:
@@ -222,15 +226,20 @@ def test_history(kernel: KernelHarness) -> None:
     kernel.ok("#eval 40 + 2")
     reply = kernel.request("history", hist_access_type="tail", n=1, output=False, raw=True)
     assert reply["history"][-1][2] == "#eval 40 + 2"
-    found = kernel.request("history", hist_access_type="search", pattern="#eval 40*",
-                           output=False, raw=True)
+    found = kernel.request(
+        "history", hist_access_type="search", pattern="#eval 40*", output=False, raw=True
+    )
     assert found["history"]
 
 
 def test_kernel_info(kernel: KernelHarness) -> None:
     info = kernel.request("kernel_info")
     assert info["language_info"] == {
-        "name": "lean4", "version": "4", "mimetype": "text/x-lean4", "file_extension": ".lean",
-        "pygments_lexer": "lean4", "codemirror_mode": "lean4",
+        "name": "lean4",
+        "version": "4",
+        "mimetype": "text/x-lean4",
+        "file_extension": ".lean",
+        "pygments_lexer": "lean4",
+        "codemirror_mode": "lean4",
     }
     assert "debugger" not in info.get("supported_features", [])

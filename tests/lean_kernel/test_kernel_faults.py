@@ -64,7 +64,7 @@ def fault_dirs(jupyter_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFacto
     broken = {
         "missing-command": "/nonexistent/bin/lean --server",
         "exits": f"{python} -c \"import sys; sys.stderr.write('lean: boom\\n'); sys.exit(5)\"",
-        "silent": f"{python} -c \"import time; time.sleep(600)\"",
+        "silent": f'{python} -c "import time; time.sleep(600)"',
     }
     for name, command in broken.items():
         dirs.add_kernel(f"lean4-{name}", env={"JUPYTER_LEAN_COMMAND": command})
@@ -73,10 +73,12 @@ def fault_dirs(jupyter_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.mark.parametrize("name", ["lean4", "lean4-message"])
-def test_interrupt_abandons_the_cell(kernel_factory: Any, fault_dirs: JupyterDirs, name: str,
-                                     standin_only: None) -> None:
-    kernel = kernel_factory(dirs=fault_dirs, name=name,
-                            extra_arguments=["--LeanKernel.progress_delay=0"])
+def test_interrupt_abandons_the_cell(
+    kernel_factory: Any, fault_dirs: JupyterDirs, name: str, standin_only: None
+) -> None:
+    kernel = kernel_factory(
+        dirs=fault_dirs, name=name, extra_arguments=["--LeanKernel.progress_delay=0"]
+    )
     kernel.ok("def kept : Nat := 1", cell_id="A")
     pid = kernel.lean_pid()
     msg_id = kernel.send_execute(SLOW_CELL, cell_id="B")
@@ -96,8 +98,9 @@ def test_interrupt_abandons_the_cell(kernel_factory: Any, fault_dirs: JupyterDir
     assert kernel.ok("def gone : Nat := 3\n#eval gone", cell_id="B").stdout == "3\n"
 
 
-def test_interrupting_a_rerun_restores_the_previous_text(kernel_factory: Any,
-                                                          standin_only: None) -> None:
+def test_interrupting_a_rerun_restores_the_previous_text(
+    kernel_factory: Any, standin_only: None
+) -> None:
     kernel = kernel_factory(extra_arguments=["--LeanKernel.progress_delay=0"])
     kernel.ok("def value : Nat := 1", cell_id="A")
     msg_id = kernel.send_execute("def value : Nat := 2\n-- standin: delay 60", cell_id="A")
@@ -162,8 +165,9 @@ def test_hung_server_is_replaced(kernel_factory: Any, standin_only: None) -> Non
     pid = kernel.lean_pid()
     limit = time_limit(20, pace(kernel))
     started = time.monotonic()
-    result = kernel.execute("%timeout 1\ndef stuck : Nat := 2\n-- standin: hang",
-                            timeout=limit + 10)
+    result = kernel.execute(
+        "%timeout 1\ndef stuck : Nat := 2\n-- standin: hang", timeout=limit + 10
+    )
     assert time.monotonic() - started < limit  # the hang is for ever
     assert result.content["ename"] == "LeanTimeout"
     assert "Lean server was restarted" in result.error_text
@@ -172,8 +176,12 @@ def test_hung_server_is_replaced(kernel_factory: Any, standin_only: None) -> Non
 
 
 def test_culled_lean_comes_back(kernel_factory: Any) -> None:
-    kernel = kernel_factory(extra_arguments=[
-        "--LeanSessionManager.idle_timeout=0.5", "--LeanSessionManager.cull_interval=0.1"])
+    kernel = kernel_factory(
+        extra_arguments=[
+            "--LeanSessionManager.idle_timeout=0.5",
+            "--LeanSessionManager.cull_interval=0.1",
+        ]
+    )
     kernel.ok("def kept : Nat := 1")
     pid = kernel.lean_pid()
     assert process_gone(pid, timeout=10)  # culled after half a second without activity
@@ -182,34 +190,46 @@ def test_culled_lean_comes_back(kernel_factory: Any) -> None:
     assert "Lean had been stopped after 0.5 s without use" in result.stderr
 
 
-def test_a_cell_running_past_idle_timeout_keeps_its_lean(kernel_factory: Any,
-                                                         standin_only: None) -> None:
+def test_a_cell_running_past_idle_timeout_keeps_its_lean(
+    kernel_factory: Any, standin_only: None
+) -> None:
     """The kernel's idle culler must not stop Lean under a running cell (test above: it does
     stop an idle one with the same settings)."""
-    kernel = kernel_factory(extra_arguments=[
-        "--LeanSessionManager.idle_timeout=0.5", "--LeanSessionManager.cull_interval=0.1"])
+    kernel = kernel_factory(
+        extra_arguments=[
+            "--LeanSessionManager.idle_timeout=0.5",
+            "--LeanSessionManager.cull_interval=0.1",
+        ]
+    )
     # Six idle timeouts of elaboration, with no message between the kernel and Lean. (One cell:
     # Lean may well be culled before it, idle, and started again for it.)
-    result = kernel.execute("def kept : Nat := 1\ndef slow : Nat := 2\n-- standin: delay 3\n"
-                            "#eval slow + kept")
+    result = kernel.execute(
+        "def kept : Nat := 1\ndef slow : Nat := 2\n-- standin: delay 3\n#eval slow + kept"
+    )
     assert result.status == "ok", result.error_text
     assert result.stdout == "3\n"
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("lean4-missing-command", ["/nonexistent/bin/lean", "https://lean-lang.org/install/",
-                               "JUPYTER_LEAN_COMMAND"]),
-    ("lean4-nothing", ["Lean 4 was not found", "elan", "Tried: lean"]),
-    ("lean4-exits", ["exited with code 5", "lean: boom"]),
-    ("lean4-silent", ["did not answer `initialize` within 1 s"]),
-])
-def test_missing_or_broken_lean_is_a_clear_error(kernel_factory: Any, fault_dirs: JupyterDirs,
-                                                 tmp_path: Path, name: str,
-                                                 expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "lean4-missing-command",
+            ["/nonexistent/bin/lean", "https://lean-lang.org/install/", "JUPYTER_LEAN_COMMAND"],
+        ),
+        ("lean4-nothing", ["Lean 4 was not found", "elan", "Tried: lean"]),
+        ("lean4-exits", ["exited with code 5", "lean: boom"]),
+        ("lean4-silent", ["did not answer `initialize` within 1 s"]),
+    ],
+)
+def test_missing_or_broken_lean_is_a_clear_error(
+    kernel_factory: Any, fault_dirs: JupyterDirs, tmp_path: Path, name: str, expected: list[str]
+) -> None:
     # No Lean anywhere: a PATH with only this Python, an empty elan home.
     env = {"PATH": os.path.dirname(sys.executable), "ELAN_HOME": str(tmp_path / "no-elan")}
-    kernel = kernel_factory(dirs=fault_dirs, name=name, env=env,
-                            extra_arguments=["--LeanKernel.startup_timeout=1"])
+    kernel = kernel_factory(
+        dirs=fault_dirs, name=name, env=env, extra_arguments=["--LeanKernel.startup_timeout=1"]
+    )
     baseline = pace(kernel)
     for _ in range(2):  # every cell says it again (Lean may be installed meanwhile)
         started = time.monotonic()
@@ -258,8 +278,10 @@ def test_killed_kernel_takes_lean_with_it(kernel_factory: Any) -> None:
 def dying_lean(starts: Path) -> str:
     """A Lean command that dies at start as a broken toolchain does: a message on stderr, exit
     code 1. Each start adds a line to ``starts`` (so it runs outside the sandbox: NO_SANDBOX)."""
-    script = (f"import sys; open({str(starts)!r}, 'a').write('start\\n'); "
-              "sys.stderr.write('error: no default toolchain configured\\n'); sys.exit(1)")
+    script = (
+        f"import sys; open({str(starts)!r}, 'a').write('start\\n'); "
+        "sys.stderr.write('error: no default toolchain configured\\n'); sys.exit(1)"
+    )
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
 
 
@@ -272,12 +294,19 @@ def start_count(starts: Path) -> int:
 
 @pytest.mark.parametrize("start_lean", ["startup", "lazy"])
 def test_lean_dying_at_start_shows_its_stderr_and_is_not_restarted_for_every_cell(
-        kernel_factory: Any, tmp_path: Path, start_lean: str) -> None:
+    kernel_factory: Any, tmp_path: Path, start_lean: str
+) -> None:
     starts = tmp_path / "starts"
     dirs = make_dirs(tmp_path / "jupyter")
     dirs.add_kernel("lean4", env={"JUPYTER_LEAN_COMMAND": dying_lean(starts)})
-    kernel = kernel_factory(dirs=dirs, extra_arguments=[
-        f"--LeanKernel.start_lean={start_lean}", "--LeanKernel.restart_backoff=600", NO_SANDBOX])
+    kernel = kernel_factory(
+        dirs=dirs,
+        extra_arguments=[
+            f"--LeanKernel.start_lean={start_lean}",
+            "--LeanKernel.restart_backoff=600",
+            NO_SANDBOX,
+        ],
+    )
     first = kernel.execute("def x : Nat := 1")
     assert first.content["ename"] == "LeanUnavailable"
     # The one-line summary (what papermill and nbclient print) carries Lean's stderr too.
@@ -301,15 +330,17 @@ def test_lean_dying_at_start_shows_its_stderr_and_is_not_restarted_for_every_cel
     assert start_count(starts) == 2
 
 
-def test_a_fixed_configuration_ends_the_pause_at_once(kernel_factory: Any, tmp_path: Path,
-                                                      lean_server: LeanServerUnderTest) -> None:
+def test_a_fixed_configuration_ends_the_pause_at_once(
+    kernel_factory: Any, tmp_path: Path, lean_server: LeanServerUnderTest
+) -> None:
     starts = tmp_path / "starts"
     dirs = make_dirs(tmp_path / "jupyter")
     dirs.add_kernel("lean4")  # Lean's command comes from the config file
     config = dirs.config / "jupyter_server_config.py"
     config.write_text(f"c.LeanSessionManager.lean_command = {shlex.split(dying_lean(starts))!r}\n")
-    kernel = kernel_factory(dirs=dirs,
-                            extra_arguments=["--LeanKernel.restart_backoff=600", NO_SANDBOX])
+    kernel = kernel_factory(
+        dirs=dirs, extra_arguments=["--LeanKernel.restart_backoff=600", NO_SANDBOX]
+    )
     assert kernel.execute("def x : Nat := 1").content["ename"] == "LeanUnavailable"
     assert kernel.execute("def x : Nat := 1").content["ename"] == "LeanUnavailable"
     assert start_count(starts) == 1

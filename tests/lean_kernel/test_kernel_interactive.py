@@ -19,8 +19,10 @@ from lean_kernel.interactive import COMM_TARGET, MIME_TYPE
 
 pytestmark = pytest.mark.timeout(180)
 
-THEOREM = ("prelude\ninductive N where\n  | z : N\n  | s : N → N\n"
-           "theorem t (p : N → Prop) (x : N) (h : p x) : p x := by\n  skip")
+THEOREM = (
+    "prelude\ninductive N where\n  | z : N\n  | s : N → N\n"
+    "theorem t (p : N → Prop) (x : N) (h : p x) : p x := by\n  skip"
+)
 INFO_TO_INTERACTIVE = "Lean.Widget.InteractiveDiagnostics.infoToInteractive"
 
 
@@ -38,8 +40,9 @@ def goal_bundles(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def real_kernel(real_dirs: JupyterDirs,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHarness]:
+def real_kernel(
+    real_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KernelHarness]:
     harness = start_kernel(real_dirs, tmp_path_factory.mktemp("interactive"))
     yield harness
     harness.shutdown()
@@ -84,8 +87,13 @@ class Comm:
 
 def hover(comm: Comm, payload: dict[str, Any], info: Any, **changes: Any) -> dict[str, Any]:
     """What the renderer sends when a subterm with RPC reference ``info`` is hovered."""
-    request = {"kernel": payload["rpc"]["kernel"], "session": payload["rpc"]["session"],
-               "method": INFO_TO_INTERACTIVE, "params": info, "position": payload["position"]}
+    request = {
+        "kernel": payload["rpc"]["kernel"],
+        "session": payload["rpc"]["session"],
+        "method": INFO_TO_INTERACTIVE,
+        "params": info,
+        "position": payload["position"],
+    }
     return comm.call(**{**request, **changes})
 
 
@@ -98,7 +106,8 @@ def unsolved_goal(kernel: KernelHarness) -> dict[str, Any]:
 
 
 def test_goal_output_holds_leans_interactive_goals_beside_text_and_markdown(
-        kernel: KernelHarness, real_dirs: JupyterDirs) -> None:
+    kernel: KernelHarness, real_dirs: JupyterDirs
+) -> None:
     bundle = unsolved_goal(kernel)
     # The fallbacks nbconvert, jupyter console, papermill and GitHub show.
     assert bundle["text/plain"] == "Unsolved goals at 5:52:\np : N → Prop\nx : N\nh : p x\n⊢ p x"
@@ -109,7 +118,10 @@ def test_goal_output_holds_leans_interactive_goals_beside_text_and_markdown(
     assert payload["termGoal"] is None and payload["messages"] == []
     [goal] = payload["goals"]
     assert [(hyp["names"], flat(hyp["type"])) for hyp in goal["hyps"]] == [
-        (["p"], "N → Prop"), (["x"], "N"), (["h"], "p x")]
+        (["p"], "N → Prop"),
+        (["x"], "N"),
+        (["h"], "p x"),
+    ]
     assert goal["goalPrefix"] == "⊢ " and flat(goal["type"]) == "p x"
     # Subterms carry Lean's RPC references: what a hover asks about.
     assert set(goal["type"]["tag"][0]["info"]) == {"p"}
@@ -142,7 +154,8 @@ def test_hover_after_more_cells_still_answers(kernel: KernelHarness) -> None:
 
 
 def test_outputs_of_another_kernel_or_lean_session_are_told_they_ended(
-        kernel: KernelHarness) -> None:
+    kernel: KernelHarness,
+) -> None:
     payload = unsolved_goal(kernel)[MIME_TYPE]
     info = payload["goals"][0]["type"]["tag"][0]["info"]
     comm = Comm(kernel)
@@ -171,15 +184,14 @@ def test_comm_of_another_target_is_closed(kernel: KernelHarness) -> None:
     comm_id = uuid.uuid4().hex
     comm = Comm.__new__(Comm)
     comm.kernel = kernel
-    msg_id = comm.send("comm_open", {"comm_id": comm_id, "target_name": "jupyter.widget",
-                                     "data": {}})
+    msg_id = comm.send(
+        "comm_open", {"comm_id": comm_id, "target_name": "jupyter.widget", "data": {}}
+    )
     replies = comm.replies(msg_id)
-    assert [(m["msg_type"], m["content"]["comm_id"]) for m in replies] == [
-        ("comm_close", comm_id)]
+    assert [(m["msg_type"], m["content"]["comm_id"]) for m in replies] == [("comm_close", comm_id)]
 
 
-def test_restarted_kernel_says_the_old_output_ended(real_dirs: JupyterDirs,
-                                                  tmp_path: Path) -> None:
+def test_restarted_kernel_says_the_old_output_ended(real_dirs: JupyterDirs, tmp_path: Path) -> None:
     harness = start_kernel(real_dirs, tmp_path)
     try:
         payload = unsolved_goal(harness)[MIME_TYPE]
@@ -193,8 +205,9 @@ def test_restarted_kernel_says_the_old_output_ended(real_dirs: JupyterDirs,
 
 
 def test_interactive_goals_can_be_turned_off(real_dirs: JupyterDirs, tmp_path: Path) -> None:
-    harness = start_kernel(real_dirs, tmp_path,
-                           extra_arguments=["--LeanKernel.interactive_goals=False"])
+    harness = start_kernel(
+        real_dirs, tmp_path, extra_arguments=["--LeanKernel.interactive_goals=False"]
+    )
     try:
         bundle = unsolved_goal(harness)
         assert set(bundle) == {"text/plain", "text/markdown"}

@@ -125,8 +125,13 @@ LIBRARY_OUTPUTS = {
 def run_notebook(path: Path, tmp_path: Path, allow_errors: bool) -> list[Any]:
     """The notebook's code cells after nbclient ran it with the `lean4` kernel."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=90, kernel_name="lean4", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook,
+        timeout=90,
+        kernel_name="lean4",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()  # raises CellExecutionError on an untagged failing cell (unless allowed)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     for cell in code:
@@ -137,8 +142,11 @@ def run_notebook(path: Path, tmp_path: Path, allow_errors: bool) -> list[Any]:
 def test_every_library_notebook_has_its_expected_outputs() -> None:
     assert sorted(path.stem for path in LIBRARY_NOTEBOOKS) == sorted(LIBRARY_OUTPUTS)
     for path in LIBRARY_NOTEBOOKS:
-        starts = [cell.source for cell in nbformat.read(path, as_version=4).cells
-                  if cell.cell_type == "code"]
+        starts = [
+            cell.source
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code"
+        ]
         for start, _, _ in LIBRARY_OUTPUTS[path.stem]:
             assert sum(source.startswith(start) for source in starts) == 1, (path.stem, start)
 
@@ -170,8 +178,10 @@ def test_library_notebook_shows_its_lessons_on_a_full_lean(
     path: Path, lean_server: LeanServerUnderTest, tmp_path: Path
 ) -> None:
     if lean_server.is_standin:
-        pytest.skip("needs Lean's library (a released toolchain installed with elan); the "
-                    "prelude notebooks teach the same lessons on the real tier")
+        pytest.skip(
+            "needs Lean's library (a released toolchain installed with elan); the "
+            "prelude notebooks teach the same lessons on the real tier"
+        )
     code = run_notebook(path, tmp_path, allow_errors=False)
     for cell in code:
         failed = [o.ename for o in cell.outputs if o.output_type == "error"]
@@ -190,15 +200,19 @@ def test_library_notebook_shows_its_lessons_on_a_full_lean(
 def test_papermill_runs_a_notebook_and_stops_at_a_lean_error(tmp_path: Path) -> None:
     papermill = pytest.importorskip("papermill")
     notebook = new_notebook(
-        cells=[new_code_cell("#eval 20 + 22"), new_code_cell('def broken : Nat := "no"'),
-               new_code_cell("#eval 1")],
+        cells=[
+            new_code_cell("#eval 20 + 22"),
+            new_code_cell('def broken : Nat := "no"'),
+            new_code_cell("#eval 1"),
+        ],
         metadata={"kernelspec": {"name": "lean4", "display_name": "Lean 4", "language": "lean4"}},
     )
     source, output = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(notebook, source)
     with pytest.raises(papermill.PapermillExecutionError) as failure:
-        papermill.execute_notebook(str(source), str(output), kernel_name="lean4",
-                                   cwd=str(tmp_path), progress_bar=False)
+        papermill.execute_notebook(
+            str(source), str(output), kernel_name="lean4", cwd=str(tmp_path), progress_bar=False
+        )
     assert failure.value.ename == "LeanError"
     executed = {cell.source: cell for cell in nbformat.read(output, as_version=4).cells}
     assert executed["#eval 20 + 22"].outputs[0].text == "42\n"
@@ -208,13 +222,15 @@ def test_papermill_runs_a_notebook_and_stops_at_a_lean_error(tmp_path: Path) -> 
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("path", PRELUDE_NOTEBOOKS, ids=[path.stem for path in PRELUDE_NOTEBOOKS])
-def test_prelude_notebook_runs_on_real_lean(path: Path, real_dirs: JupyterDirs, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prelude_notebook_runs_on_real_lean(
+    path: Path, real_dirs: JupyterDirs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in real_dirs.env().items():
         monkeypatch.setenv(name, value)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=120, kernel_name="lean4",
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="lean4", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError on an untagged failing cell
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     for cell in code:

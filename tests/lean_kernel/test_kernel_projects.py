@@ -28,8 +28,9 @@ def kernel(kernel_factory: Any) -> KernelHarness:
     return kernel_factory()  # its folder (the default project) is the test's tmp_path
 
 
-def test_unsafe_folders_are_refused_and_change_nothing(kernel: KernelHarness, tmp_path: Path,
-                                                       outside: Path) -> None:
+def test_unsafe_folders_are_refused_and_change_nothing(
+    kernel: KernelHarness, tmp_path: Path, outside: Path
+) -> None:
     kernel.ok("def kept : Nat := 1", cell_id="A")
     pid = kernel.lean_pid()
     listing, document = project_listing(kernel), kernel.document()
@@ -61,12 +62,13 @@ def test_a_subfolder_of_the_default_project_works(kernel: KernelHarness, tmp_pat
 
 
 def test_a_configured_project_outside_the_folder_works(
-        kernel_factory: Any, tmp_path: Path, outside: Path,
-        lean_server: LeanServerUnderTest) -> None:
+    kernel_factory: Any, tmp_path: Path, outside: Path, lean_server: LeanServerUnderTest
+) -> None:
     dirs = make_dirs(tmp_path / "jupyter")
     dirs.add_kernel("lean4", env=standin_env(lean_server))
     (dirs.config / "jupyter_server_config.py").write_text(
-        f"c.LeanSessionManager.projects = {{'course': {str(outside)!r}}}\n")
+        f"c.LeanSessionManager.projects = {{'course': {str(outside)!r}}}\n"
+    )
     kernel = kernel_factory(dirs=dirs)
     assert str(outside) in kernel.ok("%project course").stdout
     # A configured project's folder may also be named by its path.

@@ -25,17 +25,21 @@ SLOW_SILENT_CELL = {
 
 
 @pytest.fixture(scope="class")
-def _lean4_kernel(request: pytest.FixtureRequest, jupyter_dirs: JupyterDirs,
-                  lean_server: LeanServerUnderTest,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _lean4_kernel(
+    request: pytest.FixtureRequest,
+    jupyter_dirs: JupyterDirs,
+    lean_server: LeanServerUnderTest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
     cls: Any = request.cls
     cls.code_clear_output = SLOW_SILENT_CELL[lean_server.kind]
     with pytest.MonkeyPatch.context() as patch:
         for name, value in jupyter_dirs.env().items():
             patch.setenv(name, value)
         patch.delenv("JUPYTER_LEAN_COMMAND", raising=False)
-        cls.km, cls.kc = start_new_kernel(kernel_name="lean4",
-                                          cwd=str(tmp_path_factory.mktemp("protocol")))
+        cls.km, cls.kc = start_new_kernel(
+            kernel_name="lean4", cwd=str(tmp_path_factory.mktemp("protocol"))
+        )
         try:
             yield
         finally:
@@ -53,8 +57,7 @@ class TestLean4Kernel(jupyter_kernel_test.KernelTests):
     code_stderr = "theorem uses_sorry : 1 = 1 := by\n  sorry"
     code_generate_error = 'def notANat : Nat := "five"'
     code_display_data = [
-        {"code": "theorem shows_a_goal (n : Nat) : n = n := by\n  sorry",
-         "mime": "text/markdown"},
+        {"code": "theorem shows_a_goal (n : Nat) : n = n := by\n  sorry", "mime": "text/markdown"},
     ]
     completion_samples = [
         # A name defined earlier in the same, not yet executed, code.
@@ -100,12 +103,14 @@ class TestLean4Kernel(jupyter_kernel_test.KernelTests):
         raise SkipTest(
             "no execute_result in Lean: a cell is Lean commands, not an expression with a value; "
             "what #eval, #check and #print report is Lean's message text, shown as stdout as "
-            "Lean's command line prints it (test_execute_stdout)")
+            "Lean's command line prints it (test_execute_stdout)"
+        )
 
     def test_pager(self) -> None:
         raise SkipTest(
             "no pager payloads: Lean has no help command whose text would be paged; a name's "
-            "documentation is shown by inspection (Shift+Tab, test_inspect) and hover")
+            "documentation is shown by inspection (Shift+Tab, test_inspect) and hover"
+        )
 
     @classmethod
     def setUpClass(cls) -> None:

@@ -37,8 +37,7 @@ def slow_theorem(name: str, exponent: int = 14) -> str:
     for `lean` on the command line), at about 200 MB; the recursion depth doubles with each step,
     so 15 exceeds maxRecDepth 100000."""
     two, power = unary(2), f"(N.pow {unary(2)} {unary(exponent)})"
-    return (f"theorem {name} : Same (N.add {power} {power}) (N.mul {two} {power}) := "
-            "Same.refl")
+    return f"theorem {name} : Same (N.add {power} {power}) (N.mul {two} {power}) := Same.refl"
 
 
 HOSTILE = "«```<img src=x onerror=alert(1)>»"
@@ -47,8 +46,9 @@ HOSTILE_LINES = "«x\n```\n<img src=x onerror=alert(1)>\n»"
 
 
 @pytest.fixture(scope="module")
-def real_kernel(real_dirs: JupyterDirs,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHarness]:
+def real_kernel(
+    real_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KernelHarness]:
     harness = start_kernel(real_dirs, tmp_path_factory.mktemp("real"))
     yield harness
     harness.shutdown()
@@ -63,9 +63,12 @@ def kernel(real_kernel: KernelHarness) -> KernelHarness:
 
 
 def all_markdown(outputs: list[dict[str, Any]]) -> list[str]:
-    return [m["content"]["data"]["text/markdown"] for m in outputs
-            if m["msg_type"] in ("display_data", "update_display_data")
-            and "text/markdown" in m["content"]["data"]]
+    return [
+        m["content"]["data"]["text/markdown"]
+        for m in outputs
+        if m["msg_type"] in ("display_data", "update_display_data")
+        and "text/markdown" in m["content"]["data"]
+    ]
 
 
 def test_prelude_is_the_first_token_of_the_document(kernel: KernelHarness) -> None:
@@ -79,9 +82,11 @@ def test_prelude_is_the_first_token_of_the_document(kernel: KernelHarness) -> No
 
 def test_definitions_check_and_print_are_stdout(kernel: KernelHarness) -> None:
     result = kernel.ok("def one : N := N.s N.z\n#check N.s\n#check one\n#print N")
-    assert result.stdout == ("N.s (n : N) : N\none : N\n"
-                             "inductive N : Type\nnumber of parameters: 0\nconstructors:\n"
-                             "N.z : N\nN.s : N → N\n")
+    assert result.stdout == (
+        "N.s (n : N) : N\none : N\n"
+        "inductive N : Type\nnumber of parameters: 0\nconstructors:\n"
+        "N.z : N\nN.s : N → N\n"
+    )
     assert result.stderr == ""
 
 
@@ -110,11 +115,16 @@ def test_unsolved_goals_are_shown(kernel: KernelHarness) -> None:
 def test_goals_after_each_line_and_inspection_at_by(kernel: KernelHarness) -> None:
     code = "theorem g (a : N) : N → N := by\n  skip"
     result = kernel.execute("%goals\n" + code)
-    table = [d for d in result.of_type("display_data")
-             if d["data"]["text/plain"].startswith("Goals after each line")]
+    table = [
+        d
+        for d in result.of_type("display_data")
+        if d["data"]["text/plain"].startswith("Goals after each line")
+    ]
     assert len(table) == 1
-    assert "2: theorem g (a : N) : N → N := by\n    a : N\n    ⊢ N → N" in table[0]["data"][
-        "text/plain"]
+    assert (
+        "2: theorem g (a : N) : N → N := by\n    a : N\n    ⊢ N → N"
+        in table[0]["data"]["text/plain"]
+    )
     inspected = kernel.inspect(code, code.index("by") + 2)
     assert inspected["found"]
     assert "constructs a term of the expected type" in inspected["data"]["text/plain"]
@@ -165,7 +175,8 @@ def test_inspection_shows_the_signature(kernel: KernelHarness) -> None:
 def test_hostile_names_carry_no_live_markup(kernel: KernelHarness) -> None:
     result = kernel.execute(
         f"def {HOSTILE} : N := N.z\n#check {HOSTILE}\n"
-        f"theorem trap ({HOSTILE_LINES} : N) : N := by\n  skip")
+        f"theorem trap ({HOSTILE_LINES} : N) : N := by\n  skip"
+    )
     assert result.status == "error"
     assert result.stdout == f"{HOSTILE} : N\n"
     (goals,) = result.of_type("display_data")
@@ -198,8 +209,9 @@ def wait_until_busy(kernel: KernelHarness, msg_id: str, where: str) -> list[dict
 
 @pytest.fixture
 def busy_kernel(kernel_factory: Any, real_dirs: JupyterDirs, tmp_path: Path) -> KernelHarness:
-    kernel = kernel_factory(dirs=real_dirs, cwd=tmp_path,
-                            extra_arguments=["--LeanKernel.progress_delay=0"])
+    kernel = kernel_factory(
+        dirs=real_dirs, cwd=tmp_path, extra_arguments=["--LeanKernel.progress_delay=0"]
+    )
     kernel.ok(PRELUDE, cell_id="prelude")
     kernel.ok("def kept : N := N.z", cell_id="kept")
     return kernel
@@ -228,8 +240,9 @@ def test_cell_timeout_while_real_lean_is_busy(busy_kernel: KernelHarness) -> Non
     assert result.status == "error"
     assert result.content["ename"] == "LeanTimeout"
     assert "longer than 1 s" in result.error_text
-    assert re.search(r"Lean is ready|file worker was restarted|server was restarted",
-                     result.error_text)
+    assert re.search(
+        r"Lean is ready|file worker was restarted|server was restarted", result.error_text
+    )
     kernel.ok("%timeout off")
     assert kernel.ok("#check kept").stdout == "kept : N\n"
     assert "theorem slow" not in kernel.document()
@@ -237,13 +250,19 @@ def test_cell_timeout_while_real_lean_is_busy(busy_kernel: KernelHarness) -> Non
     assert kernel.ok(slow_theorem("slow", exponent=3), cell_id="slow").status == "ok"
 
 
-def test_a_cell_running_past_idle_timeout_keeps_real_lean(kernel_factory: Any,
-                                                          real_dirs: JupyterDirs,
-                                                          tmp_path: Path) -> None:
+def test_a_cell_running_past_idle_timeout_keeps_real_lean(
+    kernel_factory: Any, real_dirs: JupyterDirs, tmp_path: Path
+) -> None:
     """The kernel culls an idle Lean itself, never one checking a cell: seconds of elaboration
     past an idle_timeout of 1 s, without a message between the kernel and Lean, must finish."""
-    kernel = kernel_factory(dirs=real_dirs, cwd=tmp_path, extra_arguments=[
-        "--LeanSessionManager.idle_timeout=1", "--LeanSessionManager.cull_interval=0.1"])
+    kernel = kernel_factory(
+        dirs=real_dirs,
+        cwd=tmp_path,
+        extra_arguments=[
+            "--LeanSessionManager.idle_timeout=1",
+            "--LeanSessionManager.cull_interval=0.1",
+        ],
+    )
     result = kernel.execute(f"{PRELUDE}\n{slow_theorem('slow')}\n#check @slow", timeout=120)
     assert result.status == "ok", result.error_text
     assert "slow : Same" in result.stdout
@@ -262,16 +281,17 @@ def lean_command_lines(pid: int) -> list[str]:
     return lines
 
 
-def test_lean_reports_without_delay_unless_configured(kernel: KernelHarness,
-                                                      kernel_factory: Any, tmp_path: Path,
-                                                      real_dirs: JupyterDirs) -> None:
+def test_lean_reports_without_delay_unless_configured(
+    kernel: KernelHarness, kernel_factory: Any, tmp_path: Path, real_dirs: JupyterDirs
+) -> None:
     lines = lean_command_lines(kernel.lean_pid())
     assert any("-Dserver.reportDelayMs=0" in line for line in lines), lines
     dirs = make_dirs(tmp_path / "jupyter")
     for spec in real_dirs.kernels.iterdir():
         shutil.copytree(spec, dirs.kernels / spec.name)
     (dirs.config / "jupyter_server_config.py").write_text(
-        "c.LeanSessionManager.report_delay_ms = 150\n")
+        "c.LeanSessionManager.report_delay_ms = 150\n"
+    )
     configured = kernel_factory(dirs=dirs, cwd=tmp_path)
     lines = lean_command_lines(configured.lean_pid())
     assert any("-Dserver.reportDelayMs=150" in line for line in lines), lines

@@ -62,7 +62,7 @@ def test_unsolved_goals_are_shown_as_goals() -> None:
     message = message_from_diagnostic(diagnostic(ERROR, text, leanTags=[1]), 0, 40)
     assert message.unsolved_goals
     outputs, error = render_messages([message])
-    (kind, content), = outputs
+    ((kind, content),) = outputs
     assert kind == "display_data"
     assert content["data"]["text/markdown"].count("```lean") == 2
     assert "case right\np q : Prop\n⊢ q" in content["data"]["text/plain"]
@@ -80,8 +80,9 @@ def test_goal_views_and_plain_goal_results() -> None:
 
 
 def test_hover_bundle() -> None:
-    bundle = hover_bundle({"kind": "markdown",
-                           "value": "```lean\nNat.add : Nat → Nat → Nat\n```\n***\nAddition."})
+    bundle = hover_bundle(
+        {"kind": "markdown", "value": "```lean\nNat.add : Nat → Nat → Nat\n```\n***\nAddition."}
+    )
     assert bundle is not None
     assert bundle["text/markdown"].startswith("```lean")
     assert bundle["text/plain"] == "Nat.add : Nat → Nat → Nat\n\nAddition."
@@ -95,20 +96,32 @@ def test_history() -> None:
         history.add(line, code)
     assert history.reply("tail", n=2) == [(1, 3, "#eval 2"), (1, 4, "#eval 1")]
     assert history.reply("range", session=1, start=2, stop=3) == [(1, 2, "#check Nat")]
-    assert history.reply("search", pattern="#eval*", unique=True) == [(1, 3, "#eval 2"),
-                                                                     (1, 4, "#eval 1")]
+    assert history.reply("search", pattern="#eval*", unique=True) == [
+        (1, 3, "#eval 2"),
+        (1, 4, "#eval 1"),
+    ]
     assert history.reply("tail", n=1, output=True) == [(1, 4, ("#eval 1", None))]
 
 
 def test_completion_matches_prefer_the_typed_prefix() -> None:
-    items = [{"label": "succ_le", "kind": 3}, {"label": "sub", "kind": 3, "sortText": "b"},
-             {"label": "succ", "kind": 4, "sortText": "a"}, {"label": "succ", "kind": 4},
-             {"label": "lt_succ_self", "kind": 21}, "not an item"]
+    items = [
+        {"label": "succ_le", "kind": 3},
+        {"label": "sub", "kind": 3, "sortText": "b"},
+        {"label": "succ", "kind": 4, "sortText": "a"},
+        {"label": "succ", "kind": 4},
+        {"label": "lt_succ_self", "kind": 21},
+        "not an item",
+    ]
     reply = completion_matches(items, "suc", 10, 13, limit=10)
     assert reply["matches"] == ["succ", "succ_le"]
     types = reply["metadata"]["_jupyter_types_experimental"]
-    assert types[0] == {"start": 10, "end": 13, "text": "succ", "type": "constructor",
-                        "signature": ""}
+    assert types[0] == {
+        "start": 10,
+        "end": 13,
+        "text": "succ",
+        "type": "constructor",
+        "signature": "",
+    }
     # Nothing starts with the prefix: Lean's fuzzy matches are the answer.
     assert completion_matches(items, "sl", 0, 2, limit=2)["matches"] == ["succ", "sub"]
 
@@ -126,6 +139,8 @@ HOSTILE = [
     "$x$ <img src=x onerror=alert(1)> $$y$$",
     "<https://example.com> [a](javascript:alert(1)) &amp; <b>bold</b>",
 ]
+
+
 def test_the_live_markup_check_sees_html() -> None:
     # The check itself: raw HTML and a closed fence followed by a tag are found.
     assert live_markup("<img src=x onerror=alert(1)>")
@@ -153,8 +168,10 @@ def test_text_span_is_literal(text: str) -> None:
 @pytest.mark.parametrize("text", HOSTILE)
 def test_goal_outputs_carry_no_live_markup(text: str) -> None:
     goal = f"h : «{text}»\n⊢ «{text}»"
-    for _, content in (goal_output(GoalView("Unsolved goals at 1:0", (goal, goal))),
-                       goal_table_output("Goals after each line", [(f"2: {text}", (goal,))])):
+    for _, content in (
+        goal_output(GoalView("Unsolved goals at 1:0", (goal, goal))),
+        goal_table_output("Goals after each line", [(f"2: {text}", (goal,))]),
+    ):
         markdown = content["data"]["text/markdown"]
         assert live_markup(markdown) == [], markdown
         plain = content["data"]["text/plain"]
@@ -176,10 +193,13 @@ def test_safe_markdown_keeps_ordinary_hovers() -> None:
     assert "<em>more</em>" in html and "<code>a &lt; b</code>" in html
 
 
-@pytest.mark.parametrize("text", [
-    "unsolved goals\n<img src=x onerror=alert(1)>",  # the words alone make no goals
-    "unsolved goals",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "unsolved goals\n<img src=x onerror=alert(1)>",  # the words alone make no goals
+        "unsolved goals",
+    ],
+)
 def test_goals_are_decided_by_lean_tags_not_by_text(text: str) -> None:
     untagged = message_from_diagnostic(diagnostic(ERROR, text), 0, 0)
     assert not untagged.unsolved_goals

@@ -20,17 +20,35 @@ Fetch = Any
 
 def request(msg_type: str, content: dict[str, Any], cell_id: str) -> dict[str, Any]:
     return {
-        "header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": "lab",
-                   "username": "teacher", "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {"cellId": cell_id, "deletedCells": []},
-        "content": content, "channel": "shell", "buffers": [],
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "session": "lab",
+            "username": "teacher",
+            "version": "5.3",
+            "date": "",
+        },
+        "parent_header": {},
+        "metadata": {"cellId": cell_id, "deletedCells": []},
+        "content": content,
+        "channel": "shell",
+        "buffers": [],
     }
 
 
 async def run_cell(ws: Any, code: str, cell_id: str) -> tuple[dict[str, Any], list[Any]]:
-    msg = request("execute_request", {"code": code, "silent": False, "store_history": True,
-                                      "user_expressions": {}, "allow_stdin": False,
-                                      "stop_on_error": True}, cell_id)
+    msg = request(
+        "execute_request",
+        {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        cell_id,
+    )
     await ws.write_message(json.dumps(msg))
     reply, outputs, idle = None, [], False
     while reply is None or not idle:
@@ -46,11 +64,14 @@ async def run_cell(ws: Any, code: str, cell_id: str) -> tuple[dict[str, Any], li
     return reply, outputs
 
 
-async def test_kernel_under_jupyter_server(jp_fetch: Fetch, jp_ws_fetch: Fetch,
-                                           jp_data_dir: Path,
-                                           lean_server: LeanServerUnderTest) -> None:
-    write_kernelspec(Path(jp_data_dir) / "kernels" / "lean4", executable=sys.executable,
-                     env=standin_env(lean_server))
+async def test_kernel_under_jupyter_server(
+    jp_fetch: Fetch, jp_ws_fetch: Fetch, jp_data_dir: Path, lean_server: LeanServerUnderTest
+) -> None:
+    write_kernelspec(
+        Path(jp_data_dir) / "kernels" / "lean4",
+        executable=sys.executable,
+        env=standin_env(lean_server),
+    )
     specs = json.loads((await jp_fetch("api", "kernelspecs")).body)
     assert specs["kernelspecs"]["lean4"]["spec"]["display_name"] == "Lean 4"
     assert specs["kernelspecs"]["lean4"]["resources"]["logo-64x64"]

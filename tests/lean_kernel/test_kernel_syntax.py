@@ -15,36 +15,42 @@ from lean_kernel.syntax import (
 )
 
 
-@pytest.mark.parametrize("code", [
-    "#eval 1 + 1",
-    "def f (n : Nat) : Nat := n + 1",
-    "theorem t : 1 + 1 = 2 := by\n  decide\n",
-    "/- nested /- comments -/ closed -/\n#check Nat",
-    '#eval "a ( string with [ brackets"',
-    "#eval 'a'",
-    "#eval '('",
-    "def f' := 1\n#eval f'",
-    "-- a comment with an open (\n#check Nat",
-    'def s := r#"raw " ( string"#',
-    "#eval [1, 2].map (· + 1)",
-    "example : ∃ n : Nat, n = 1 := ⟨1, rfl⟩",
-    "",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "#eval 1 + 1",
+        "def f (n : Nat) : Nat := n + 1",
+        "theorem t : 1 + 1 = 2 := by\n  decide\n",
+        "/- nested /- comments -/ closed -/\n#check Nat",
+        '#eval "a ( string with [ brackets"',
+        "#eval 'a'",
+        "#eval '('",
+        "def f' := 1\n#eval f'",
+        "-- a comment with an open (\n#check Nat",
+        'def s := r#"raw " ( string"#',
+        "#eval [1, 2].map (· + 1)",
+        "example : ∃ n : Nat, n = 1 := ⟨1, rfl⟩",
+        "",
+    ],
+)
 def test_complete(code: str) -> None:
     assert completeness(code) == ("complete", "")
 
 
-@pytest.mark.parametrize(("code", "indent"), [
-    ("def f (n : Nat) : Nat :=", "  "),
-    ("theorem t : True := by", "  "),
-    ("theorem t : True := by\n  constructor", "  "),
-    ("/- open /- nested -/ comment", "  "),
-    ("#eval (1 +", "  "),
-    ("#check ⟨1,", "  "),
-    ('#eval "open string', "  "),
-    ("example : True := by\n  exact (", "    "),
-    ("def f : Nat → Nat\n  | 0 => 1\n  | n + 1 =>", "    "),
-])
+@pytest.mark.parametrize(
+    ("code", "indent"),
+    [
+        ("def f (n : Nat) : Nat :=", "  "),
+        ("theorem t : True := by", "  "),
+        ("theorem t : True := by\n  constructor", "  "),
+        ("/- open /- nested -/ comment", "  "),
+        ("#eval (1 +", "  "),
+        ("#check ⟨1,", "  "),
+        ('#eval "open string', "  "),
+        ("example : True := by\n  exact (", "    "),
+        ("def f : Nat → Nat\n  | 0 => 1\n  | n + 1 =>", "    "),
+    ],
+)
 def test_incomplete(code: str, indent: str) -> None:
     assert completeness(code) == ("incomplete", indent)
 

@@ -31,95 +31,161 @@ BWRAP = "jupyter_server_ext/session/sandbox.py"
 
 SHUTDOWN_ANSWERED_HERE = (
     '            self._deliver(result_response(message["id"], None))\n'
-    '        # "exit": likewise ignored.\n')
+    '        # "exit": likewise ignored.\n'
+)
 SHUTDOWN_FORWARDED = (
-    "            self._client_request(message[\"id\"], method, params, None)\n"
+    '            self._client_request(message["id"], method, params, None)\n'
     '        elif method == "exit":\n'
-    '            self._write(notification("exit", {}))\n')
+    '            self._write(notification("exit", {}))\n'
+)
 
 MUTANTS = [
     # -- active sessions are never culled; Lean's own reports do not count (the design) -----
-    Mutant("client messages do not count as activity", SESSION,
-           "            self.touch()\n        metrics.RelayCounts.client_to_lean",
-           "            pass\n        metrics.RelayCounts.client_to_lean",
-           f"{WS}::TestActivity::test_a_client_sending_requests_keeps_its_session_past_idle_timeout"),
-    Mutant("Lean's output counts as activity", SESSION,
-           "    def _from_lean(self, message: JsonObject, body: bytes) -> None:\n",
-           "    def _from_lean(self, message: JsonObject, body: bytes) -> None:\n"
-           "        self.touch()\n",
-           f"{WS}::TestActivity::test_lean_reporting_alone_does_not_keep_a_session"),
-    Mutant("the kernel culls Lean under a running cell", "lean_kernel/kernel.py",
-           "            if not self._busy:\n                await self.lean.cull_if_idle(",
-           "            if True:\n                await self.lean.cull_if_idle(",
-           "tests/lean_kernel/test_kernel_faults.py"
-           "::test_a_cell_running_past_idle_timeout_keeps_its_lean"),
-    Mutant("the kernel culls real Lean under a running cell", "lean_kernel/kernel.py",
-           "            if not self._busy:\n                await self.lean.cull_if_idle(",
-           "            if True:\n                await self.lean.cull_if_idle(",
-           "tests/lean_kernel/test_kernel_real.py"
-           "::test_a_cell_running_past_idle_timeout_keeps_real_lean"),
+    Mutant(
+        "client messages do not count as activity",
+        SESSION,
+        "            self.touch()\n        metrics.RelayCounts.client_to_lean",
+        "            pass\n        metrics.RelayCounts.client_to_lean",
+        f"{WS}::TestActivity::test_a_client_sending_requests_keeps_its_session_past_idle_timeout",
+    ),
+    Mutant(
+        "Lean's output counts as activity",
+        SESSION,
+        "    def _from_lean(self, message: JsonObject, body: bytes) -> None:\n",
+        "    def _from_lean(self, message: JsonObject, body: bytes) -> None:\n"
+        "        self.touch()\n",
+        f"{WS}::TestActivity::test_lean_reporting_alone_does_not_keep_a_session",
+    ),
+    Mutant(
+        "the kernel culls Lean under a running cell",
+        "lean_kernel/kernel.py",
+        "            if not self._busy:\n                await self.lean.cull_if_idle(",
+        "            if True:\n                await self.lean.cull_if_idle(",
+        "tests/lean_kernel/test_kernel_faults.py"
+        "::test_a_cell_running_past_idle_timeout_keeps_its_lean",
+    ),
+    Mutant(
+        "the kernel culls real Lean under a running cell",
+        "lean_kernel/kernel.py",
+        "            if not self._busy:\n                await self.lean.cull_if_idle(",
+        "            if True:\n                await self.lean.cull_if_idle(",
+        "tests/lean_kernel/test_kernel_real.py"
+        "::test_a_cell_running_past_idle_timeout_keeps_real_lean",
+    ),
     # -- a client's shutdown/exit leaves the session usable ---------------------------------
-    Mutant("a client's shutdown and exit reach Lean (stand-in, WebSocket)", SESSION,
-           SHUTDOWN_ANSWERED_HERE, SHUTDOWN_FORWARDED,
-           f"{WS}::test_client_shutdown_and_exit_leave_the_same_lean_answering"),
-    Mutant("a client's shutdown and exit reach Lean (real Lean)", SESSION,
-           SHUTDOWN_ANSWERED_HERE, SHUTDOWN_FORWARDED,
-           "tests/jupyter_server_ext/session/test_real_session.py"
-           "::test_a_clients_shutdown_and_exit_leave_the_session_usable"),
+    Mutant(
+        "a client's shutdown and exit reach Lean (stand-in, WebSocket)",
+        SESSION,
+        SHUTDOWN_ANSWERED_HERE,
+        SHUTDOWN_FORWARDED,
+        f"{WS}::test_client_shutdown_and_exit_leave_the_same_lean_answering",
+    ),
+    Mutant(
+        "a client's shutdown and exit reach Lean (real Lean)",
+        SESSION,
+        SHUTDOWN_ANSWERED_HERE,
+        SHUTDOWN_FORWARDED,
+        "tests/jupyter_server_ext/session/test_real_session.py"
+        "::test_a_clients_shutdown_and_exit_leave_the_session_usable",
+    ),
     # -- the sandbox's whole argument list --------------------------------------------------
-    Mutant("no new IPC namespace", BWRAP, '"--unshare-net", "--unshare-ipc",', '"--unshare-net",',
-           f"{SANDBOX}::test_sandboxed_probe_cannot_escape"),
-    Mutant("no new UTS namespace", BWRAP, '"--unshare-uts", "--unshare-cgroup-try"',
-           '"--unshare-cgroup-try"', f"{SANDBOX}::test_sandboxed_probe_cannot_escape"),
-    Mutant("no new session (terminal injection)", BWRAP,
-           'args = ["--die-with-parent", "--new-session", *_NAMESPACES',
-           'args = ["--die-with-parent", *_NAMESPACES',
-           f"{SANDBOX}::test_sandboxed_probe_cannot_escape"),
-    Mutant("Lean outlives a killed server", BWRAP,
-           'args = ["--die-with-parent", "--new-session", *_NAMESPACES',
-           'args = ["--new-session", *_NAMESPACES',
-           f"{SANDBOX}::test_sandboxed_lean_dies_with_a_killed_jupyter_server"),
+    Mutant(
+        "no new IPC namespace",
+        BWRAP,
+        '"--unshare-net", "--unshare-ipc",',
+        '"--unshare-net",',
+        f"{SANDBOX}::test_sandboxed_probe_cannot_escape",
+    ),
+    Mutant(
+        "no new UTS namespace",
+        BWRAP,
+        '"--unshare-uts", "--unshare-cgroup-try"',
+        '"--unshare-cgroup-try"',
+        f"{SANDBOX}::test_sandboxed_probe_cannot_escape",
+    ),
+    Mutant(
+        "no new session (terminal injection)",
+        BWRAP,
+        'args = ["--die-with-parent", "--new-session", *_NAMESPACES',
+        'args = ["--die-with-parent", *_NAMESPACES',
+        f"{SANDBOX}::test_sandboxed_probe_cannot_escape",
+    ),
+    Mutant(
+        "Lean outlives a killed server",
+        BWRAP,
+        'args = ["--die-with-parent", "--new-session", *_NAMESPACES',
+        'args = ["--new-session", *_NAMESPACES',
+        f"{SANDBOX}::test_sandboxed_lean_dies_with_a_killed_jupyter_server",
+    ),
     # -- auth, not XSRF, refuses ------------------------------------------------------------
-    Mutant("creating a session needs no login", "jupyter_server_ext/handlers.py",
-           "    @web.authenticated\n    @authorized\n    async def post(self) -> None:",
-           "    async def post(self) -> None:",
-           f"{REST}::test_every_route_needs_a_token[POST-path3]"),
-    Mutant("deleting a session needs no login", "jupyter_server_ext/handlers.py",
-           "    @web.authenticated\n    @authorized\n    async def delete(self, session_id: str)",
-           "    async def delete(self, session_id: str)",
-           f"{REST}::test_every_route_needs_a_token[DELETE-path5]"),
+    Mutant(
+        "creating a session needs no login",
+        "jupyter_server_ext/handlers.py",
+        "    @web.authenticated\n    @authorized\n    async def post(self) -> None:",
+        "    async def post(self) -> None:",
+        f"{REST}::test_every_route_needs_a_token[POST-path3]",
+    ),
+    Mutant(
+        "deleting a session needs no login",
+        "jupyter_server_ext/handlers.py",
+        "    @web.authenticated\n    @authorized\n    async def delete(self, session_id: str)",
+        "    async def delete(self, session_id: str)",
+        f"{REST}::test_every_route_needs_a_token[DELETE-path5]",
+    ),
     # -- URI confinement at the edge --------------------------------------------------------
-    Mutant("a sibling folder sharing the project's name is inside",
-           "jupyter_server_ext/session/uris.py",
-           "if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):",
-           "if real.startswith(real_root):",
-           f"{WS}::test_uris_outside_the_project_are_refused_before_lean"),
-    Mutant("URIs with a query or fragment are checked as a parser reads them",
-           "jupyter_server_ext/session/uris.py",
-           'if "?" in uri or "#" in uri:', "if False:",
-           f"{WS}::test_uris_outside_the_project_are_refused_before_lean"),
+    Mutant(
+        "a sibling folder sharing the project's name is inside",
+        "jupyter_server_ext/session/uris.py",
+        "if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):",
+        "if real.startswith(real_root):",
+        f"{WS}::test_uris_outside_the_project_are_refused_before_lean",
+    ),
+    Mutant(
+        "URIs with a query or fragment are checked as a parser reads them",
+        "jupyter_server_ext/session/uris.py",
+        'if "?" in uri or "#" in uri:',
+        "if False:",
+        f"{WS}::test_uris_outside_the_project_are_refused_before_lean",
+    ),
     # -- the example notebooks --------------------------------------------------------------
-    Mutant("unsolved goals are not shown", "lean_kernel/render.py",
-           'goals = tuple(goal for goal in body.split("\\n\\n") if goal.strip())',
-           "goals = ()",
-           "tests/lean_kernel/test_kernel_notebooks.py"
-           "::test_prelude_notebook_runs_on_real_lean[05-lean-from-nothing-with-prelude]"),
-    Mutant("Lean's verdicts come out as kernel failures", "lean_kernel/render.py",
-           'return ErrorContent("LeanError",', 'return ErrorContent("KernelError",',
-           "tests/lean_kernel/test_kernel_notebooks.py"
-           "::test_library_notebook_runs_on_the_standin_without_a_kernel_failure[01-lean-basics]"),
+    Mutant(
+        "unsolved goals are not shown",
+        "lean_kernel/render.py",
+        'goals = tuple(goal for goal in body.split("\\n\\n") if goal.strip())',
+        "goals = ()",
+        "tests/lean_kernel/test_kernel_notebooks.py"
+        "::test_prelude_notebook_runs_on_real_lean[05-lean-from-nothing-with-prelude]",
+    ),
+    Mutant(
+        "Lean's verdicts come out as kernel failures",
+        "lean_kernel/render.py",
+        'return ErrorContent("LeanError",',
+        'return ErrorContent("KernelError",',
+        "tests/lean_kernel/test_kernel_notebooks.py"
+        "::test_library_notebook_runs_on_the_standin_without_a_kernel_failure[01-lean-basics]",
+    ),
     # -- jupyter_kernel_test's samples ------------------------------------------------------
-    Mutant("history has no tail", "lean_kernel/history.py",
-           "chosen = self._entries[-n:] if n else list(self._entries)", "chosen = []",
-           f"{PROTOCOL}::test_history"),
-    Mutant("a slow silent cell keeps its progress display", "lean_kernel/kernel.py",
-           'run.send("clear_output", {"wait": False})',
-           'run.send("update_display_data", progress.blank())',
-           f"{PROTOCOL}::test_clear_output"),
+    Mutant(
+        "history has no tail",
+        "lean_kernel/history.py",
+        "chosen = self._entries[-n:] if n else list(self._entries)",
+        "chosen = []",
+        f"{PROTOCOL}::test_history",
+    ),
+    Mutant(
+        "a slow silent cell keeps its progress display",
+        "lean_kernel/kernel.py",
+        'run.send("clear_output", {"wait": False})',
+        'run.send("update_display_data", progress.blank())',
+        f"{PROTOCOL}::test_clear_output",
+    ),
     # -- time limits relative to the machine's pace still catch a stalled event loop --------
-    Mutant("the event loop blocks for 1 s when Lean stops reading", SESSION,
-           "        self._stall_timer = None\n        waiting = ",
-           "        self._stall_timer = None\n        time.sleep(1.0)\n        waiting = ",
-           "tests/jupyter_server_ext/test_faults.py::TestLeanStopsReading"
-           "::test_flooding_a_stuck_lean_is_bounded_and_ends_it_while_others_are_served"),
+    Mutant(
+        "the event loop blocks for 1 s when Lean stops reading",
+        SESSION,
+        "        self._stall_timer = None\n        waiting = ",
+        "        self._stall_timer = None\n        time.sleep(1.0)\n        waiting = ",
+        "tests/jupyter_server_ext/test_faults.py::TestLeanStopsReading"
+        "::test_flooding_a_stuck_lean_is_bounded_and_ends_it_while_others_are_served",
+    ),
 ]

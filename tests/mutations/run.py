@@ -47,9 +47,16 @@ class Outcome:
 
 def copy_checkout(target: Path) -> None:
     """The working tree's files as git sees them (tracked or untracked, not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=CHECKOUT, capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=CHECKOUT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = CHECKOUT / name
         if not source.exists() and not source.is_symlink():
@@ -71,9 +78,18 @@ def scratch_env(copy: Path) -> dict[str, str]:
 
 def check_imports_the_copy(copy: Path, env: dict[str, str]) -> None:
     found = subprocess.run(
-        [sys.executable, "-c", "import jupyter_server_ext, lean_kernel; "
-         "print(jupyter_server_ext.__file__); print(lean_kernel.__file__)"],
-        cwd=copy, env=env, capture_output=True, text=True, check=True).stdout.split()
+        [
+            sys.executable,
+            "-c",
+            "import jupyter_server_ext, lean_kernel; "
+            "print(jupyter_server_ext.__file__); print(lean_kernel.__file__)",
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     outside = [path for path in found if not Path(path).resolve().is_relative_to(copy.resolve())]
     if outside:
         raise SystemExit(f"the scratch copy is not what gets imported: {outside}")
@@ -83,10 +99,26 @@ def run_test(copy: Path, env: dict[str, str], node: str) -> tuple[str, str]:
     """("passed" | "failed" | "not run", a line of detail) for one pytest node id."""
     report = copy / ".mutate-report.xml"
     report.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "pytest", node, "-q", "-x", "-p", "no:cacheprovider",
-               f"--junitxml={report}"]
-    process = subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        node,
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={report}",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=copy,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = process.communicate(timeout=TEST_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -124,8 +156,9 @@ def try_mutant(copy: Path, env: dict[str, str], mutant: Mutant) -> Outcome:
         return Outcome(mutant, "STALE", f"snippet found {count} times in {mutant.path}")
     state, detail = run_test(copy, env, mutant.test)
     if state != "passed":
-        return Outcome(mutant, "BROKEN", f"unbroken code: {state} ({detail})",
-                       time.monotonic() - started)
+        return Outcome(
+            mutant, "BROKEN", f"unbroken code: {state} ({detail})", time.monotonic() - started
+        )
     target.write_text(text.replace(mutant.original, mutant.replacement))
     try:
         state, detail = run_test(copy, env, mutant.test)
@@ -139,12 +172,16 @@ def print_table(outcomes: list[Outcome]) -> None:
     rows = [("verdict", "s", "breakage", "test", "how it failed")]
     for outcome in outcomes:
         test = outcome.mutant.test.rsplit("::", 1)[-1]
-        rows.append((outcome.verdict, f"{outcome.seconds:.0f}", outcome.mutant.name, test,
-                     outcome.detail))
+        rows.append(
+            (outcome.verdict, f"{outcome.seconds:.0f}", outcome.mutant.name, test, outcome.detail)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-              + "  " + row[4])
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[4]
+        )
 
 
 def main() -> int:
@@ -163,8 +200,11 @@ def main() -> int:
         check_imports_the_copy(copy, env)
         for index, mutant in enumerate(chosen, 1):
             outcome = try_mutant(copy, env, mutant)
-            print(f"[{index}/{len(chosen)}] {outcome.verdict}: {mutant.name} "
-                  f"({outcome.seconds:.0f} s)", flush=True)
+            print(
+                f"[{index}/{len(chosen)}] {outcome.verdict}: {mutant.name} "
+                f"({outcome.seconds:.0f} s)",
+                flush=True,
+            )
             outcomes.append(outcome)
     finally:
         if options.keep:

@@ -17,30 +17,93 @@ LEAN_TAG_UNSOLVED_GOALS = 1
 
 DECLARATION_KEYWORDS = {"def", "theorem", "lemma", "example", "abbrev"}
 TYPE_KEYWORDS = {"structure", "inductive", "class"}
-COMMAND_KEYWORDS = DECLARATION_KEYWORDS | TYPE_KEYWORDS | {
-    "instance", "#eval", "#check", "#print", "#reduce", "import", "prelude", "open", "namespace",
-    "section",
-    "end", "variable", "universe", "set_option", "axiom", "opaque", "attribute", "macro",
-    "macro_rules", "syntax", "notation", "infix", "infixl", "infixr", "prefix", "postfix", "elab",
-    "mutual",
-}
+COMMAND_KEYWORDS = (
+    DECLARATION_KEYWORDS
+    | TYPE_KEYWORDS
+    | {
+        "instance",
+        "#eval",
+        "#check",
+        "#print",
+        "#reduce",
+        "import",
+        "prelude",
+        "open",
+        "namespace",
+        "section",
+        "end",
+        "variable",
+        "universe",
+        "set_option",
+        "axiom",
+        "opaque",
+        "attribute",
+        "macro",
+        "macro_rules",
+        "syntax",
+        "notation",
+        "infix",
+        "infixl",
+        "infixr",
+        "prefix",
+        "postfix",
+        "elab",
+        "mutual",
+    }
+)
 MODIFIERS = {"private", "protected", "noncomputable", "partial", "unsafe"}
 CONTINUATION_WORDS = {
-    "where", "deriving", "with", "by", "then", "else", "termination_by", "decreasing_by",
+    "where",
+    "deriving",
+    "with",
+    "by",
+    "then",
+    "else",
+    "termination_by",
+    "decreasing_by",
 }
 KEYWORD_WORDS = {
-    "by", "fun", "at", "with", "then", "else", "if", "do", "where", "match", "have", "show",
-    "let", "from", "in", "deriving",
+    "by",
+    "fun",
+    "at",
+    "with",
+    "then",
+    "else",
+    "if",
+    "do",
+    "where",
+    "match",
+    "have",
+    "show",
+    "let",
+    "from",
+    "in",
+    "deriving",
 }
 CLOSING_TACTICS = {
-    "rfl", "simp", "simp_all", "decide", "trivial", "omega", "exact", "exact?", "sorry", "admit",
-    "assumption", "norm_num", "linarith", "contradiction", "native_decide", "aesop",
+    "rfl",
+    "simp",
+    "simp_all",
+    "decide",
+    "trivial",
+    "omega",
+    "exact",
+    "exact?",
+    "sorry",
+    "admit",
+    "assumption",
+    "norm_num",
+    "linarith",
+    "contradiction",
+    "native_decide",
+    "aesop",
 }
 OPEN_BRACKETS = {"(": ")", "{": "}", "[": "]", "⦃": "⦄", "⟨": "⟩"}
 CLOSE_BRACKETS = set(OPEN_BRACKETS.values())
 SYMBOLS = sorted(
     ["<;>", ":=", "=>", "->", "<-", "++", "<=", ">=", "!=", "==", "&&", "||", "::", ".."],
-    key=len, reverse=True,
+    key=len,
+    reverse=True,
 )
 BINARY_PRECEDENCE = {"+": 65, "-": 65, "++": 65, "*": 70, "/": 70, "%": 70}
 NOT_IDENTIFIER_LETTERS = set("λΠΣ")
@@ -61,8 +124,6 @@ class RequestError(Exception):
 
 class EvalError(Exception):
     """An expression outside the stand-in's expression language."""
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,8 +207,13 @@ class Diag:
             shown = full
         else:
             shown = {"end": {"character": 0, "line": self.start[0] + 1}, "start": full["start"]}
-        out: Json = {"fullRange": full, "message": self.message, "range": shown,
-                     "severity": self.severity, "source": "Lean 4"}
+        out: Json = {
+            "fullRange": full,
+            "message": self.message,
+            "range": shown,
+            "severity": self.severity,
+            "source": "Lean 4",
+        }
         if self.lean_tags:
             out["leanTags"] = list(self.lean_tags)
         return out
@@ -221,20 +287,20 @@ def mask_comments(lines: list[str]) -> tuple[list[str], list[Directive]]:
                     depth, width = depth - 1, 2
                 else:
                     width = 1
-                chars[index:index + width] = " " * width
+                chars[index : index + width] = " " * width
                 index += width
             elif line[index] == '"':
                 index = string_end(line, index)
             elif line.startswith("--", index):
-                words = line[index + 2:].strip()
+                words = line[index + 2 :].strip()
                 if words.startswith("standin:"):
-                    name, _, arg = words[len("standin:"):].strip().partition(" ")
+                    name, _, arg = words[len("standin:") :].strip().partition(" ")
                     directives.append(Directive(number, index, len(line), name, arg.strip()))
                 chars[index:] = " " * (len(line) - index)
                 break
             elif line.startswith("/-", index):
                 depth += 1
-                chars[index:index + 2] = "  "
+                chars[index : index + 2] = "  "
                 index += 2
             else:
                 index += 1
@@ -257,12 +323,12 @@ def tokenize_line(line: str, number: int) -> list[Token]:
             while end < len(line) and line[end] in "0123456789":
                 end += 1
             kind = "num"
-        elif is_ident_start(char) or (char == "#" and index + 1 < len(line)
-                                       and line[index + 1].isalpha()):
+        elif is_ident_start(char) or (
+            char == "#" and index + 1 < len(line) and line[index + 1].isalpha()
+        ):
             end = index + 1
             while end < len(line):
-                dotted = (line[end] == "." and end + 1 < len(line)
-                          and is_ident_start(line[end + 1]))
+                dotted = line[end] == "." and end + 1 < len(line) and is_ident_start(line[end + 1])
                 if is_ident_rest(line[end]) or dotted:
                     end += 1
                 else:
@@ -337,7 +403,7 @@ def unquote(literal: str) -> str:
                 index += 2
                 continue
             width = {"x": 2, "u": 4}.get(code)
-            digits = body[index + 2:index + 2 + width] if width else ""
+            digits = body[index + 2 : index + 2 + width] if width else ""
             if width and len(digits) == width:
                 try:
                     out.append(chr(int(digits, 16)))
@@ -447,7 +513,7 @@ class ExprParser:
             if self.tokens[close].text != ")":
                 raise EvalError("unbalanced parenthesis")
             colon = find_top_level(self.tokens[:close], self.index, {":"})
-            inner = ExprParser.parse(self.tokens[self.index:colon])
+            inner = ExprParser.parse(self.tokens[self.index : colon])
             self.index = close + 1
             return inner
         raise EvalError(f"unexpected {token.text}")
@@ -505,9 +571,10 @@ class Context:
 
     def candidates(self, name: str) -> list[str]:
         if name.startswith("_root_."):
-            return [name[len("_root_."):]]
-        return [f"{p}.{name}" for p in self.prefixes()] + [name] + [
-            f"{o}.{name}" for o in self.opens]
+            return [name[len("_root_.") :]]
+        return (
+            [f"{p}.{name}" for p in self.prefixes()] + [name] + [f"{o}.{name}" for o in self.opens]
+        )
 
 
 ROOT = Context()
@@ -535,41 +602,82 @@ class Decl:
         return bool(self.params) or self.fn is not None
 
 
-def _builtin(name: str, kind: str, type_: str, doc: str | None = None,
-             fn: Callable[..., Value] | None = None, signature: tuple[str, ...] = (),
-             value: Value | None = None) -> Decl:
+def _builtin(
+    name: str,
+    kind: str,
+    type_: str,
+    doc: str | None = None,
+    fn: Callable[..., Value] | None = None,
+    signature: tuple[str, ...] = (),
+    value: Value | None = None,
+) -> Decl:
     result = type_.rsplit(" → ", 1)[-1]
-    return Decl(name=name, kind=kind, type=type_, result_type=result, doc=doc, fn=fn,
-                signature=signature, value=value)
+    return Decl(
+        name=name,
+        kind=kind,
+        type=type_,
+        result_type=result,
+        doc=doc,
+        fn=fn,
+        signature=signature,
+        value=value,
+    )
 
 
-BUILTINS: dict[str, Decl] = {d.name: d for d in [
-    _builtin("Nat", "inductive", "Type", "The natural numbers: `0`, `1`, `2`, ..."),
-    _builtin("Nat.zero", "constructor", "Nat", value=0),
-    _builtin("Nat.succ", "constructor", "Nat → Nat", "The successor `n + 1`.",
-             lambda n: n + 1, ("Nat",)),
-    _builtin("Nat.add", "def", "Nat → Nat → Nat", "Addition of natural numbers.",
-             lambda a, b: a + b, ("Nat", "Nat")),
-    _builtin("Nat.sub", "def", "Nat → Nat → Nat", "Truncated subtraction.",
-             lambda a, b: max(0, a - b), ("Nat", "Nat")),
-    _builtin("Nat.mul", "def", "Nat → Nat → Nat", None, lambda a, b: a * b, ("Nat", "Nat")),
-    _builtin("Nat.add_comm", "theorem", "∀ (n m : Nat), n + m = m + n"),
-    _builtin("Nat.zero_add", "theorem", "∀ (n : Nat), 0 + n = n"),
-    _builtin("List", "inductive", "Type u → Type u"),
-    _builtin("List.map", "def", "(α → β) → List α → List β"),
-    _builtin("id", "def", "α → α", "The identity function.", lambda a: a, ("α",)),
-    _builtin("True", "inductive", "Prop"),
-    _builtin("False", "inductive", "Prop"),
-    _builtin("Unit", "inductive", "Type"),
-    _builtin("Bool", "inductive", "Type"),
-    _builtin("String", "structure", "Type"),
-    _builtin("String.length", "def", "String → Nat", None, len, ("String",)),
-    _builtin("String.append", "def", "String → String → String", None,
-             lambda a, b: a + b, ("String", "String")),
-    _builtin("toString", "def", "α → String", None, str, ("α",)),
-    _builtin("IO.println", "def", "α → IO Unit", "Prints the argument and a newline."),
-    _builtin("IO.print", "def", "α → IO Unit", "Prints the argument."),
-]}
+BUILTINS: dict[str, Decl] = {
+    d.name: d
+    for d in [
+        _builtin("Nat", "inductive", "Type", "The natural numbers: `0`, `1`, `2`, ..."),
+        _builtin("Nat.zero", "constructor", "Nat", value=0),
+        _builtin(
+            "Nat.succ",
+            "constructor",
+            "Nat → Nat",
+            "The successor `n + 1`.",
+            lambda n: n + 1,
+            ("Nat",),
+        ),
+        _builtin(
+            "Nat.add",
+            "def",
+            "Nat → Nat → Nat",
+            "Addition of natural numbers.",
+            lambda a, b: a + b,
+            ("Nat", "Nat"),
+        ),
+        _builtin(
+            "Nat.sub",
+            "def",
+            "Nat → Nat → Nat",
+            "Truncated subtraction.",
+            lambda a, b: max(0, a - b),
+            ("Nat", "Nat"),
+        ),
+        _builtin("Nat.mul", "def", "Nat → Nat → Nat", None, lambda a, b: a * b, ("Nat", "Nat")),
+        _builtin("Nat.add_comm", "theorem", "∀ (n m : Nat), n + m = m + n"),
+        _builtin("Nat.zero_add", "theorem", "∀ (n : Nat), 0 + n = n"),
+        _builtin("List", "inductive", "Type u → Type u"),
+        _builtin("List.map", "def", "(α → β) → List α → List β"),
+        _builtin("id", "def", "α → α", "The identity function.", lambda a: a, ("α",)),
+        _builtin("True", "inductive", "Prop"),
+        _builtin("False", "inductive", "Prop"),
+        _builtin("Unit", "inductive", "Type"),
+        _builtin("Bool", "inductive", "Type"),
+        _builtin("String", "structure", "Type"),
+        _builtin("String.length", "def", "String → Nat", None, len, ("String",)),
+        _builtin(
+            "String.append",
+            "def",
+            "String → String → String",
+            None,
+            lambda a, b: a + b,
+            ("String", "String"),
+        ),
+        _builtin("toString", "def", "α → String", None, str, ("α",)),
+        _builtin("IO.println", "def", "α → IO Unit", "Prints the argument and a newline."),
+        _builtin("IO.print", "def", "α → IO Unit", "Prints the argument."),
+    ]
+}
 
 
 def resolve_name(name: str, ctx: Context, decls: dict[str, Decl]) -> Decl | None:
@@ -592,8 +700,11 @@ class Evaluator:
         if isinstance(expr, Num | Str):
             return expr.value
         if isinstance(expr, Bin):
-            return arithmetic(expr.op, self.evaluate(expr.left, ctx, local, depth),
-                              self.evaluate(expr.right, ctx, local, depth))
+            return arithmetic(
+                expr.op,
+                self.evaluate(expr.left, ctx, local, depth),
+                self.evaluate(expr.right, ctx, local, depth),
+            )
         if isinstance(expr, Name):
             if expr.text in local:
                 return local[expr.text]
@@ -611,8 +722,9 @@ class Evaluator:
                     raise EvalError("argument type")
             return decl.fn(*args)
         if decl is not None and decl.body is not None and len(args) == len(decl.params):
-            return self.evaluate(decl.body, decl.ctx, dict(zip(decl.params, args, strict=True)),
-                                 depth + 1)
+            return self.evaluate(
+                decl.body, decl.ctx, dict(zip(decl.params, args, strict=True)), depth + 1
+            )
         raise EvalError("unsupported application")
 
     def infer(self, expr: Expr, ctx: Context, local_types: dict[str, str]) -> str | None:
@@ -698,9 +810,12 @@ class Symbol:
     children: list[Symbol] | None = None
 
     def to_lsp(self, text: SourceText) -> Json:
-        out: Json = {"kind": self.kind, "name": self.name,
-                     "range": text.lsp_range(self.start, self.end),
-                     "selectionRange": text.lsp_range(*self.selection)}
+        out: Json = {
+            "kind": self.kind,
+            "name": self.name,
+            "range": text.lsp_range(self.start, self.end),
+            "selectionRange": text.lsp_range(*self.selection),
+        }
         if self.children is not None:
             out["children"] = [child.to_lsp(text) for child in self.children]
         return out
@@ -798,15 +913,17 @@ class Analysis:
         else:
             return None
         value = f"```lean\n{shown}\n```" + (f"\n***\n{doc}" if doc else "")
-        return {"contents": {"kind": "markdown", "value": value},
-                "range": self.text.lsp_range(token.start_pos, token.end_pos)}
+        return {
+            "contents": {"kind": "markdown", "value": value},
+            "range": self.text.lsp_range(token.start_pos, token.end_pos),
+        }
 
     def completion(self, uri: str, pos: Pos) -> Json:
         line = self.text.lines[pos[0]] if pos[0] < len(self.text.lines) else ""
         start = pos[1]
         while start > 0 and (is_ident_rest(line[start - 1]) or line[start - 1] == "."):
             start -= 1
-        prefix = line[start:pos[1]]
+        prefix = line[start : pos[1]]
         if not prefix or not is_ident_start(prefix[0]):
             return {"isIncomplete": True, "items": []}
         ctx = self.context_at(pos[0])
@@ -816,8 +933,11 @@ class Analysis:
         known = [] if "prelude" in self.header else [*BUILTINS.items()]
         line, character = self.text.lsp(pos)["line"], self.text.lsp(pos)["character"]
         for full, decl in [*known, *self.decls.items()]:
-            forms = [full] + [full[len(p) + 1:] for p in [*ctx.prefixes(), *ctx.opens]
-                              if full.startswith(p + ".")]
+            forms = [full] + [
+                full[len(p) + 1 :]
+                for p in [*ctx.prefixes(), *ctx.opens]
+                if full.startswith(p + ".")
+            ]
             for form in forms:
                 if form.startswith(prefix) and form[cut:] and "." not in form[cut:]:
                     label = form[cut:]
@@ -849,8 +969,7 @@ class Analysis:
             if not goals:
                 return {"goals": [], "rendered": "no goals"}
             texts = [goal.render(command.proof.hyps) for goal in goals]
-            return {"goals": texts,
-                    "rendered": "\n---\n".join(f"```lean\n{t}\n```" for t in texts)}
+            return {"goals": texts, "rendered": "\n---\n".join(f"```lean\n{t}\n```" for t in texts)}
         return None
 
     def interactive_goals(self, pos: Pos) -> Json:
@@ -863,18 +982,27 @@ class Analysis:
             refs = iter(range(1 << 30))
 
             def tagged(text: str, refs: Iterator[int] = refs) -> Json:
-                return {"tag": [{"info": {"p": str(next(refs))}, "subexprPos": "/"},
-                                {"text": text}]}
+                return {
+                    "tag": [{"info": {"p": str(next(refs))}, "subexprPos": "/"}, {"text": text}]
+                }
 
             hyps = [hyp.partition(" : ") for hyp in command.proof.hyps]
             out = []
             for index, goal in enumerate(goals):
                 widget: Json = {
-                    "hyps": [{"fvarIds": [f"_uniq.{n}" for n in range(len(names.split()))],
-                              "names": names.split(), "type": tagged(type_)}
-                             for names, _, type_ in hyps],
-                    "type": tagged(goal.target), "ctx": {"p": str(next(refs))},
-                    "goalPrefix": "⊢ ", "mvarId": f"_uniq.goal.{index}"}
+                    "hyps": [
+                        {
+                            "fvarIds": [f"_uniq.{n}" for n in range(len(names.split()))],
+                            "names": names.split(),
+                            "type": tagged(type_),
+                        }
+                        for names, _, type_ in hyps
+                    ],
+                    "type": tagged(goal.target),
+                    "ctx": {"p": str(next(refs))},
+                    "goalPrefix": "⊢ ",
+                    "mvarId": f"_uniq.goal.{index}",
+                }
                 if goal.case:
                     widget["userName"] = goal.case
                 out.append(widget)
@@ -885,8 +1013,10 @@ class Analysis:
         for command in self.commands:
             term = command.term
             if term is not None and term.start <= pos <= term.end:
-                return {"goal": Goal(None, term.expected).render(term.hyps),
-                        "range": self.text.lsp_range(term.start, term.end)}
+                return {
+                    "goal": Goal(None, term.expected).render(term.hyps),
+                    "range": self.text.lsp_range(term.start, term.end),
+                }
             proof = command.proof
             if proof is None:
                 continue
@@ -895,8 +1025,10 @@ class Analysis:
                     continue
                 start, end = tactic.args[0].start_pos, tactic.args[-1].end_pos
                 if start <= pos <= end:
-                    return {"goal": proof.before[index][0].render(proof.hyps),
-                            "range": self.text.lsp_range(start, end)}
+                    return {
+                        "goal": proof.before[index][0].render(proof.hyps),
+                        "range": self.text.lsp_range(start, end),
+                    }
         return None
 
     def definition(self, uri: str, pos: Pos) -> Json:
@@ -907,10 +1039,14 @@ class Analysis:
         decl = self.lookup(command, token.text)
         if decl is None or decl.name_range is None or decl.cmd_range is None:
             return []
-        return [{"originSelectionRange": self.text.lsp_range(token.start_pos, token.end_pos),
-                 "targetRange": self.text.lsp_range(*decl.cmd_range),
-                 "targetSelectionRange": self.text.lsp_range(*decl.name_range),
-                 "targetUri": uri}]
+        return [
+            {
+                "originSelectionRange": self.text.lsp_range(token.start_pos, token.end_pos),
+                "targetRange": self.text.lsp_range(*decl.cmd_range),
+                "targetSelectionRange": self.text.lsp_range(*decl.name_range),
+                "targetUri": uri,
+            }
+        ]
 
     def document_symbols(self) -> Json:
         return [symbol.to_lsp(self.text) for symbol in self.symbols]
@@ -979,7 +1115,7 @@ def split_conjunction(target: str) -> tuple[str, str] | None:
         elif char in ")]}⟩":
             depth -= 1
         elif char == "∧" and depth == 0:
-            return target[:index].strip(), target[index + 1:].strip()
+            return target[:index].strip(), target[index + 1 :].strip()
     return None
 
 
@@ -1044,19 +1180,33 @@ class Analyzer:
             try:
                 self.command(command, following)
             except Exception as exc:  # a stand-in bug must not kill the server
-                command.diags.append(Diag(SEVERITY_ERROR, f"standin: internal error: {exc!r}",
-                                          (span.start, 0), command.end_pos))
+                command.diags.append(
+                    Diag(
+                        SEVERITY_ERROR,
+                        f"standin: internal error: {exc!r}",
+                        (span.start, 0),
+                        command.end_pos,
+                    )
+                )
         for scope in self.scopes[1:]:
             if scope.symbol is not None:
                 scope.symbol.end = self.text.eof()
-        return Analysis(self.text, tuple(self.header), self.commands, self.steps(), self.decls,
-                        self.symbols, self.semantic)
+        return Analysis(
+            self.text,
+            tuple(self.header),
+            self.commands,
+            self.steps(),
+            self.decls,
+            self.symbols,
+            self.semantic,
+        )
 
     def steps(self) -> list[Step]:
         steps = [Step(c.end_line, 1, c.start_line, c.diags) for c in self.commands]
         for directive in self.directives:
-            enclosing = next((c for c in self.commands
-                              if c.start_line <= directive.line <= c.end_line), None)
+            enclosing = next(
+                (c for c in self.commands if c.start_line <= directive.line <= c.end_line), None
+            )
             line = enclosing.start_line if enclosing else directive.line
             steps.append(Step(directive.line, 0, line, [], directive))
         return sorted(steps, key=lambda s: (s.line, s.order))
@@ -1064,7 +1214,7 @@ class Analyzer:
     # --- command structure -------------------------------------------------------------------
 
     def role(self, tokens: list[Token]) -> str:
-        """"command", "prefix", "continuation" or "error" for a line starting at column 0."""
+        """ "command", "prefix", "continuation" or "error" for a line starting at column 0."""
         index = self.keyword_index(tokens)
         if index < len(tokens) and tokens[index].text in COMMAND_KEYWORDS:
             return "command"
@@ -1082,8 +1232,7 @@ class Analyzer:
             token = tokens[index]
             if token.text in MODIFIERS:
                 index += 1
-            elif (token.text == "@" and index + 1 < len(tokens)
-                  and tokens[index + 1].text == "["):
+            elif token.text == "@" and index + 1 < len(tokens) and tokens[index + 1].text == "[":
                 index = matching_bracket(tokens, index + 1) + 1
             else:
                 break
@@ -1102,8 +1251,9 @@ class Analyzer:
             if current is not None and current.prefix and role in ("command", "prefix"):
                 current.end, current.prefix = number, role == "prefix"
                 continue
-            if current is not None and (role == "continuation"
-                                        or (role == "error" and current.error)):
+            if current is not None and (
+                role == "continuation" or (role == "error" and current.error)
+            ):
                 current.end = number
                 continue
             current = Span(number, number, role == "error", role == "prefix")
@@ -1117,7 +1267,7 @@ class Analyzer:
 
     def qualify(self, name: str) -> str:
         if name.startswith("_root_."):
-            return name[len("_root_."):]
+            return name[len("_root_.") :]
         namespace = self.ctx().namespace
         return f"{namespace}.{name}" if namespace else name
 
@@ -1126,28 +1276,40 @@ class Analyzer:
             return ""
         first, last = tokens[0], tokens[-1]
         if first.line == last.line:
-            text = self.code[first.line][first.col:last.end]
+            text = self.code[first.line][first.col : last.end]
         else:
-            text = " ".join([self.code[first.line][first.col:],
-                             *self.code[first.line + 1:last.line],
-                             self.code[last.line][:last.end]])
+            text = " ".join(
+                [
+                    self.code[first.line][first.col :],
+                    *self.code[first.line + 1 : last.line],
+                    self.code[last.line][: last.end],
+                ]
+            )
         return " ".join(text.split())
 
     def mark_keywords(self, tokens: Iterable[Token]) -> None:
         for token in tokens:
             if token.kind == "ident" and token.text == "sorry":
                 self.semantic.append((token.line, token.col, token.end, SORRY_TOKEN))
-            elif token.kind == "ident" and (token.text in KEYWORD_WORDS
-                                            or token.text in COMMAND_KEYWORDS
-                                            or token.text in MODIFIERS):
+            elif token.kind == "ident" and (
+                token.text in KEYWORD_WORDS
+                or token.text in COMMAND_KEYWORDS
+                or token.text in MODIFIERS
+            ):
                 self.semantic.append((token.line, token.col, token.end, KEYWORD_TOKEN))
 
     @staticmethod
     def error(command: Command, message: str, start: Pos, end: Pos) -> None:
         command.diags.append(Diag(SEVERITY_ERROR, message, start, end))
 
-    def unexpected(self, command: Command, tokens: list[Token], index: int, expected: str,
-                   following: Span | None) -> None:
+    def unexpected(
+        self,
+        command: Command,
+        tokens: list[Token],
+        index: int,
+        expected: str,
+        following: Span | None,
+    ) -> None:
         if index < len(tokens):
             token = tokens[index]
         elif following is not None:
@@ -1157,8 +1319,9 @@ class Analyzer:
             self.error(command, f"unexpected end of input; expected {expected}", eof, eof)
             return
         what = "identifier" if token.kind == "ident" else f"token '{token.text}'"
-        self.error(command, f"unexpected {what}; expected {expected}", token.start_pos,
-                   token.end_pos)
+        self.error(
+            command, f"unexpected {what}; expected {expected}", token.start_pos, token.end_pos
+        )
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -1167,8 +1330,9 @@ class Analyzer:
         if command.error:
             first = tokens[0]
             what = "identifier" if first.kind == "ident" else f"token '{first.text}'"
-            self.error(command, f"unexpected {what}; expected command", first.start_pos,
-                       first.end_pos)
+            self.error(
+                command, f"unexpected {what}; expected command", first.start_pos, first.end_pos
+            )
             return
         self.mark_keywords(tokens)
         index = self.keyword_index(tokens)
@@ -1176,12 +1340,16 @@ class Analyzer:
             return
         keyword = tokens[index].text
         if keyword == "prelude" and not (self.in_header and not self.header):
-            self.error(command, "unexpected identifier; expected command",
-                       tokens[index].start_pos, tokens[index].end_pos)
+            self.error(
+                command,
+                "unexpected identifier; expected command",
+                tokens[index].start_pos,
+                tokens[index].end_pos,
+            )
             return
         if keyword not in ("import", "prelude"):
             self.in_header = False
-        args = tokens[index + 1:]
+        args = tokens[index + 1 :]
         if keyword == "prelude":
             self.header.append("prelude")
         elif keyword == "import":
@@ -1207,21 +1375,32 @@ class Analyzer:
         if self.in_header:
             self.header.extend(t.text for t in args)
         else:
-            self.error(command, "invalid 'import' command, it must be used in the beginning of "
-                       "the file", keyword.start_pos, keyword.end_pos)
+            self.error(
+                command,
+                "invalid 'import' command, it must be used in the beginning of the file",
+                keyword.start_pos,
+                keyword.end_pos,
+            )
 
     def open_scope(self, command: Command, keyword: str, token: Token, args: list[Token]) -> None:
         name = args[0].text if args and args[0].kind == "ident" else ""
-        selection = (args[0] if name else token)
-        symbol = Symbol(name or "<section>", 3, (command.start_line, 0), command.end_pos,
-                        (selection.start_pos, selection.end_pos), [])
+        selection = args[0] if name else token
+        symbol = Symbol(
+            name or "<section>",
+            3,
+            (command.start_line, 0),
+            command.end_pos,
+            (selection.start_pos, selection.end_pos),
+            [],
+        )
         self.current_symbols().append(symbol)
         self.scopes.append(Scope(keyword, name, symbol=symbol))
 
     def end_scope(self, command: Command, token: Token) -> None:
         if len(self.scopes) == 1:
-            self.error(command, "invalid 'end', insufficient scopes", token.start_pos,
-                       token.end_pos)
+            self.error(
+                command, "invalid 'end', insufficient scopes", token.start_pos, token.end_pos
+            )
             return
         scope = self.scopes.pop()
         if scope.symbol is not None:
@@ -1237,16 +1416,18 @@ class Analyzer:
         decl.name_range = (name_token.start_pos, name_token.end_pos)
         decl.cmd_range = ((command.start_line, 0), command.end_pos)
         self.decls[decl.name] = decl
-        self.current_symbols().append(Symbol(name_token.text, 6, (command.start_line, 0),
-                                             command.end_pos, decl.name_range))
+        self.current_symbols().append(
+            Symbol(name_token.text, 6, (command.start_line, 0), command.end_pos, decl.name_range)
+        )
 
     def type_declaration(self, command: Command, keyword: str, args: list[Token]) -> None:
         if not args or args[0].kind != "ident":
             return
         full = self.qualify(args[0].text)
         if full in self.decls or full in BUILTINS:
-            self.error(command, f"'{full}' has already been declared", args[0].start_pos,
-                       args[0].end_pos)
+            self.error(
+                command, f"'{full}' has already been declared", args[0].start_pos, args[0].end_pos
+            )
             return
         self.register(Decl(full, keyword, "Type", "Type", ctx=command.ctx), args[0], command)
         if keyword == "inductive":
@@ -1266,15 +1447,18 @@ class Analyzer:
 
     def parse_binders(self, tokens: list[Token], index: int) -> tuple[list[Binder], int]:
         binders: list[Binder] = []
-        while (index < len(tokens) and tokens[index].kind == "sym"
-               and tokens[index].text in ("(", "{", "[", "⦃")):
+        while (
+            index < len(tokens)
+            and tokens[index].kind == "sym"
+            and tokens[index].text in ("(", "{", "[", "⦃")
+        ):
             close = matching_bracket(tokens, index)
-            inner = tokens[index + 1:close]
+            inner = tokens[index + 1 : close]
             colon = find_top_level(inner, 0, {":"})
             bracket = tokens[index].text
             if colon < len(inner):
                 names = [t for t in inner[:colon] if t.kind == "ident"]
-                binders.append(Binder(bracket, names, self.slice_text(inner[colon + 1:])))
+                binders.append(Binder(bracket, names, self.slice_text(inner[colon + 1 :])))
             elif bracket == "[":
                 binders.append(Binder(bracket, [], self.slice_text(inner)))
             else:
@@ -1283,8 +1467,9 @@ class Analyzer:
             index = close + 1
         return binders, index
 
-    def declaration(self, command: Command, tokens: list[Token], index: int,
-                    following: Span | None) -> None:
+    def declaration(
+        self, command: Command, tokens: list[Token], index: int, following: Span | None
+    ) -> None:
         keyword = tokens[index]
         kind = "theorem" if keyword.text == "lemma" else keyword.text
         index += 1
@@ -1299,33 +1484,44 @@ class Analyzer:
         type_tokens: list[Token] = []
         if index < len(tokens) and tokens[index].text == ":":
             stop = find_top_level(tokens, index + 1, {":=", "where", "|"})
-            type_tokens, index = tokens[index + 1:stop], stop
+            type_tokens, index = tokens[index + 1 : stop], stop
         elif kind == "theorem":
             self.unexpected(command, tokens, index, "':'", following)
             return
         if index >= len(tokens) or tokens[index].text not in (":=", "where", "|"):
             self.unexpected(command, tokens, index, "':=', 'where' or '|'", following)
             return
-        body = tokens[index + 1:] if tokens[index].text == ":=" else []
+        body = tokens[index + 1 :] if tokens[index].text == ":=" else []
         full = self.qualify(name_token.text) if name_token else ""
         if name_token is not None and (full in self.decls or full in BUILTINS):
-            self.error(command, f"'{full}' has already been declared", name_token.start_pos,
-                       name_token.end_pos)
+            self.error(
+                command,
+                f"'{full}' has already been declared",
+                name_token.start_pos,
+                name_token.end_pos,
+            )
             return
         pairs = [pair for binder in binders for pair in binder.pairs()]
         command.locals = dict(pairs)
         hyps = hypothesis_lines(pairs)
         declared = self.slice_text(type_tokens)
-        decl = Decl(full, kind, declared, declared, ctx=command.ctx,
-                    params=tuple(n.text for b in binders if b.bracket == "(" for n in b.names),
-                    body_text=self.slice_text(body))
+        decl = Decl(
+            full,
+            kind,
+            declared,
+            declared,
+            ctx=command.ctx,
+            params=tuple(n.text for b in binders if b.bracket == "(" for n in b.names),
+            body_text=self.slice_text(body),
+        )
         if body and body[0].text == "by":
             self.tactic_block(command, body, hyps, declared or "?")
         elif body:
             self.term_body(command, decl, body, hyps)
         if kind == "theorem" or kind == "example":
-            decl.type = (f"∀ {' '.join(b.render() for b in binders)}, {declared}"
-                         if binders else declared)
+            decl.type = (
+                f"∀ {' '.join(b.render() for b in binders)}, {declared}" if binders else declared
+            )
         else:
             arrows: list[str] = []
             for binder in binders:
@@ -1336,8 +1532,9 @@ class Analyzer:
             decl.type = " → ".join([*arrows, decl.result_type or "?"])
         if any(t.kind == "ident" and t.text == "sorry" for t in body):
             anchor = name_token or keyword
-            command.diags.append(Diag(SEVERITY_WARNING, "declaration uses `sorry`",
-                                      anchor.start_pos, anchor.end_pos))
+            command.diags.append(
+                Diag(SEVERITY_WARNING, "declaration uses `sorry`", anchor.start_pos, anchor.end_pos)
+            )
         if name_token is not None:
             self.register(decl, name_token, command)
 
@@ -1352,29 +1549,38 @@ class Analyzer:
             command.diags.extend(unknown)
             decl.body = None if unknown else expr
             if not unknown:
-                expected = expected or self.evaluator.infer(expr, command.ctx,
-                                                            command.locals) or ""
+                expected = expected or self.evaluator.infer(expr, command.ctx, command.locals) or ""
                 decl.result_type = expected
             if not unknown and not decl.params:
                 try:
                     decl.value = self.evaluator.evaluate(expr, command.ctx, {})
                 except EvalError:
                     decl.value = None
-            if (decl.value is not None and decl.result_type == "Nat"
-                    and isinstance(decl.value, str)):
-                command.diags.append(Diag(
-                    SEVERITY_ERROR,
-                    f"Type mismatch\n  {self.slice_text(body)}\nhas type\n  String : Type\n"
-                    "but is expected to have type\n  Nat : Type",
-                    body[0].start_pos, body[-1].end_pos))
+            if decl.value is not None and decl.result_type == "Nat" and isinstance(decl.value, str):
+                command.diags.append(
+                    Diag(
+                        SEVERITY_ERROR,
+                        f"Type mismatch\n  {self.slice_text(body)}\nhas type\n  String : Type\n"
+                        "but is expected to have type\n  Nat : Type",
+                        body[0].start_pos,
+                        body[-1].end_pos,
+                    )
+                )
                 decl.value = None
-        if (isinstance(expr, Name) and expected not in ("", "Type")
-                and (named := self.lookup_type(expr, command)) == "Type"):
-            command.diags.append(Diag(
-                SEVERITY_ERROR,
-                f"Type mismatch\n  {expr.text}\nhas type\n  {named}\nof sort `Type 1` but is "
-                f"expected to have type\n  {expected}\nof sort `Type`",
-                body[0].start_pos, body[-1].end_pos))
+        if (
+            isinstance(expr, Name)
+            and expected not in ("", "Type")
+            and (named := self.lookup_type(expr, command)) == "Type"
+        ):
+            command.diags.append(
+                Diag(
+                    SEVERITY_ERROR,
+                    f"Type mismatch\n  {expr.text}\nhas type\n  {named}\nof sort `Type 1` but is "
+                    f"expected to have type\n  {expected}\nof sort `Type`",
+                    body[0].start_pos,
+                    body[-1].end_pos,
+                )
+            )
         if expected:
             command.term = TermBody(body[0].start_pos, body[-1].end_pos, hyps, expected)
 
@@ -1382,16 +1588,23 @@ class Analyzer:
         decl = resolve_name(expr.text, command.ctx, self.decls)
         return decl.type if decl is not None and expr.text not in command.locals else None
 
-    def tactic_block(self, command: Command, body: list[Token], hyps: list[str],
-                     target: str) -> None:
+    def tactic_block(
+        self, command: Command, body: list[Token], hyps: list[str], target: str
+    ) -> None:
         by = body[0]
         tactics: list[Tactic] = []
         for segment in split_tactics(body[1:]):
             head = 0
             while head < len(segment) - 1 and segment[head].text in ("·", "."):
                 head += 1
-            tactics.append(Tactic(segment[head].text, segment[head].start_pos,
-                                  segment[-1].end_pos, segment[head + 1:]))
+            tactics.append(
+                Tactic(
+                    segment[head].text,
+                    segment[head].start_pos,
+                    segment[-1].end_pos,
+                    segment[head + 1 :],
+                )
+            )
         initial = [Goal(None, target)]
         goals = initial
         before: list[list[Goal]] = []
@@ -1408,10 +1621,12 @@ class Analyzer:
         if goals:
             end = tactics[-1].end if tactics else by.end_pos
             message = "unsolved goals\n" + "\n\n".join(g.render(hyps) for g in goals)
-            command.diags.append(Diag(SEVERITY_ERROR, message, by.start_pos, end,
-                                      (LEAN_TAG_UNSOLVED_GOALS,)))
-        command.proof = Proof(by.start_pos, command.region_end, hyps, initial, tactics, before,
-                              after)
+            command.diags.append(
+                Diag(SEVERITY_ERROR, message, by.start_pos, end, (LEAN_TAG_UNSOLVED_GOALS,))
+            )
+        command.proof = Proof(
+            by.start_pos, command.region_end, hyps, initial, tactics, before, after
+        )
 
     def is_known(self, command: Command, name: str, local: set[str]) -> bool:
         if name == "sorry" or name in local:
@@ -1419,25 +1634,39 @@ class Analyzer:
         if resolve_name(name, command.ctx, self.decls) is not None:
             return True
         head, dot, _ = name.partition(".")
-        return bool(dot) and (head in local
-                              or resolve_name(head, command.ctx, self.decls) is not None)
+        return bool(dot) and (
+            head in local or resolve_name(head, command.ctx, self.decls) is not None
+        )
 
     def unknown_identifiers(self, command: Command, expr: Expr, local: set[str]) -> list[Diag]:
-        return [Diag(SEVERITY_ERROR, f"unknown identifier '{name.text}'", name.token.start_pos,
-                     name.token.end_pos)
-                for name in expr_names(expr) if not self.is_known(command, name.text, local)]
+        return [
+            Diag(
+                SEVERITY_ERROR,
+                f"unknown identifier '{name.text}'",
+                name.token.start_pos,
+                name.token.end_pos,
+            )
+            for name in expr_names(expr)
+            if not self.is_known(command, name.text, local)
+        ]
 
-    def parse_or_report(self, command: Command, keyword: Token, args: list[Token],
-                        what: str) -> Expr | None:
+    def parse_or_report(
+        self, command: Command, keyword: Token, args: list[Token], what: str
+    ) -> Expr | None:
         if not args:
-            self.error(command, "unexpected end of input; expected term", keyword.end_pos,
-                       keyword.end_pos)
+            self.error(
+                command, "unexpected end of input; expected term", keyword.end_pos, keyword.end_pos
+            )
             return None
         try:
             return ExprParser.parse(args)
         except EvalError:
-            self.error(command, f"standin: cannot {what} this expression", args[0].start_pos,
-                       args[-1].end_pos)
+            self.error(
+                command,
+                f"standin: cannot {what} this expression",
+                args[0].start_pos,
+                args[-1].end_pos,
+            )
             return None
 
     def info(self, command: Command, keyword: Token, message: str) -> None:
@@ -1452,14 +1681,22 @@ class Analyzer:
             command.diags.extend(unknown)
             return
         printer = None
-        if (isinstance(expr, App) and isinstance(expr.fn, Name) and len(expr.args) == 1
-                and expr.fn.text in ("IO.println", "IO.print")):
+        if (
+            isinstance(expr, App)
+            and isinstance(expr.fn, Name)
+            and len(expr.args) == 1
+            and expr.fn.text in ("IO.println", "IO.print")
+        ):
             printer, expr = expr.fn.text, expr.args[0]
         try:
             value = self.evaluator.evaluate(expr, command.ctx, {})
         except EvalError:
-            self.error(command, "standin: cannot evaluate this expression", args[0].start_pos,
-                       args[-1].end_pos)
+            self.error(
+                command,
+                "standin: cannot evaluate this expression",
+                args[0].start_pos,
+                args[-1].end_pos,
+            )
             return
         if printer is not None:
             text = str(value) + ("\n" if printer == "IO.println" else "")
@@ -1471,8 +1708,12 @@ class Analyzer:
         if len(args) == 1 and args[0].kind == "ident":
             decl = resolve_name(args[0].text, command.ctx, self.decls)
             if decl is None:
-                self.error(command, f"unknown identifier '{args[0].text}'", args[0].start_pos,
-                           args[0].end_pos)
+                self.error(
+                    command,
+                    f"unknown identifier '{args[0].text}'",
+                    args[0].start_pos,
+                    args[0].end_pos,
+                )
             else:
                 self.info(command, keyword, f"{decl.name} : {decl.type}")
             return
@@ -1485,8 +1726,12 @@ class Analyzer:
             return
         type_ = self.evaluator.infer(expr, command.ctx, {})
         if type_ is None:
-            self.error(command, "standin: cannot elaborate this expression", args[0].start_pos,
-                       args[-1].end_pos)
+            self.error(
+                command,
+                "standin: cannot elaborate this expression",
+                args[0].start_pos,
+                args[-1].end_pos,
+            )
         else:
             self.info(command, keyword, f"{self.slice_text(args)} : {type_}")
 
@@ -1495,13 +1740,18 @@ class Analyzer:
             self.info(command, keyword, unquote(args[0].text))
             return
         if len(args) != 1 or args[0].kind != "ident":
-            self.error(command, "standin: #print expects a name or a string",
-                       keyword.start_pos, keyword.end_pos)
+            self.error(
+                command,
+                "standin: #print expects a name or a string",
+                keyword.start_pos,
+                keyword.end_pos,
+            )
             return
         decl = resolve_name(args[0].text, command.ctx, self.decls)
         if decl is None:
-            self.error(command, f"unknown identifier '{args[0].text}'", args[0].start_pos,
-                       args[0].end_pos)
+            self.error(
+                command, f"unknown identifier '{args[0].text}'", args[0].start_pos, args[0].end_pos
+            )
         elif decl.name in self.decls and decl.kind in ("def", "abbrev", "theorem"):
             body = decl.body_text
             if decl.params:
@@ -1518,5 +1768,3 @@ def analyze(text: SourceText) -> Analysis:
 # --------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------
-
-

@@ -78,8 +78,12 @@ class _WriteProtocol(asyncio.BaseProtocol):
 class Output:
     """LSP frames to stdout: ``send`` never blocks the event loop, ``drain`` waits for room."""
 
-    def __init__(self, transport: asyncio.WriteTransport | None, protocol: _WriteProtocol | None,
-                 fallback: Any = None) -> None:
+    def __init__(
+        self,
+        transport: asyncio.WriteTransport | None,
+        protocol: _WriteProtocol | None,
+        fallback: Any = None,
+    ) -> None:
         self.transport = transport
         self.protocol = protocol
         self.fallback = fallback
@@ -129,7 +133,8 @@ async def open_input() -> tuple[asyncio.StreamReader, Callable[[], None]]:
     stdin = os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
     if is_pipe(stdin.fileno()):
         transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), stdin)
+            lambda: asyncio.StreamReaderProtocol(reader), stdin
+        )
         return reader, transport.pause_reading
 
     def pump() -> None:  # a file, a terminal, /dev/null: blocking reads in a thread
@@ -163,7 +168,8 @@ def get_path(params: Json, *path: str | int) -> Json:
     value = params
     for key in path:
         found = (isinstance(key, int) and isinstance(value, list) and key < len(value)) or (
-            isinstance(key, str) and isinstance(value, dict) and key in value)
+            isinstance(key, str) and isinstance(value, dict) and key in value
+        )
         if not found:
             raise BadParams(f"missing field '{key}'")
         value = value[key]
@@ -245,8 +251,9 @@ def _semantic_range(server: Server, req: PendingRequest, a: Analysis) -> Json:
         start = parse_position(get_path(req.params, "range", "start"))
         end = parse_position(get_path(req.params, "range", "end"))
     except BadParams as exc:
-        raise RequestError(INVALID_PARAMS, f"Cannot parse request params: "
-                           f"{compact(req.params)}\n{exc}") from exc
+        raise RequestError(
+            INVALID_PARAMS, f"Cannot parse request params: {compact(req.params)}\n{exc}"
+        ) from exc
     return a.semantic_tokens((start[0], end[0]))
 
 
@@ -264,8 +271,11 @@ def _rpc_connect(server: Server, req: PendingRequest, a: Analysis) -> Json:
 def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
     session = req.params.get("sessionId")
     if not isinstance(session, str):
-        raise RequestError(INVALID_PARAMS, f"Cannot parse request params: {compact(req.params)}"
-                           "\nLean.Lsp.RpcCallParams.sessionId: String expected")
+        raise RequestError(
+            INVALID_PARAMS,
+            f"Cannot parse request params: {compact(req.params)}"
+            "\nLean.Lsp.RpcCallParams.sessionId: String expected",
+        )
     if session not in server.docs[req.uri].rpc_sessions:
         raise RequestError(RPC_NEEDS_RECONNECT, "Outdated RPC session")
     method = req.params.get("method")
@@ -273,8 +283,9 @@ def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
         try:
             position = parse_position(get_path(req.params, "params", "position"))
         except BadParams as exc:
-            raise RequestError(INVALID_PARAMS, f"Cannot parse request params: "
-                               f"{compact(req.params)}\n{exc}") from exc
+            raise RequestError(
+                INVALID_PARAMS, f"Cannot parse request params: {compact(req.params)}\n{exc}"
+            ) from exc
         goals = a.interactive_goals(a.text.from_lsp(*position))
         _remember_refs(server.docs[req.uri].rpc_refs, goals)
         return goals
@@ -283,12 +294,17 @@ def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
         refs = server.docs[req.uri].rpc_refs
         key = ref.get("p") if isinstance(ref, dict) else None
         if key not in refs:
-            raise RequestError(INVALID_PARAMS, f"Cannot parse request params: {compact(ref)}\n"
-                               "RPC reference is not valid")
+            raise RequestError(
+                INVALID_PARAMS,
+                f"Cannot parse request params: {compact(ref)}\nRPC reference is not valid",
+            )
         fresh = str(len(refs) + 1_000_000)
         refs[fresh] = "Type"
-        return {"doc": None, "exprExplicit": {"text": refs[key]},
-                "type": {"tag": [{"info": {"p": fresh}, "subexprPos": "/"}, {"text": "Type"}]}}
+        return {
+            "doc": None,
+            "exprExplicit": {"text": refs[key]},
+            "type": {"tag": [{"info": {"p": fresh}, "subexprPos": "/"}, {"text": "Type"}]},
+        }
     raise RequestError(METHOD_NOT_FOUND, f"No RPC method '{method}' found")
 
 
@@ -315,17 +331,19 @@ DOCUMENT_REQUESTS: dict[str, RequestSpec] = {
     "textDocument/waitForDiagnostics": RequestSpec("diagnostics", lambda s, r, a: {}, ("uri",)),
     "textDocument/hover": RequestSpec("position", lambda s, r, a: a.hover(_pos(r, a))),
     "textDocument/completion": RequestSpec(
-        "position", lambda s, r, a: a.completion(r.uri, _pos(r, a))),
+        "position", lambda s, r, a: a.completion(r.uri, _pos(r, a))
+    ),
     "completionItem/resolve": RequestSpec(
-        "now", lambda s, r, a: a.resolve_completion(r.params),
-        ("data", 0)),
+        "now", lambda s, r, a: a.resolve_completion(r.params), ("data", 0)
+    ),
     "$/lean/plainGoal": RequestSpec("position", lambda s, r, a: a.plain_goal(_pos(r, a))),
-    "$/lean/plainTermGoal": RequestSpec(
-        "position", lambda s, r, a: a.plain_term_goal(_pos(r, a))),
+    "$/lean/plainTermGoal": RequestSpec("position", lambda s, r, a: a.plain_term_goal(_pos(r, a))),
     "textDocument/definition": RequestSpec(
-        "position", lambda s, r, a: a.definition(r.uri, _pos(r, a))),
+        "position", lambda s, r, a: a.definition(r.uri, _pos(r, a))
+    ),
     "textDocument/declaration": RequestSpec(
-        "position", lambda s, r, a: a.definition(r.uri, _pos(r, a))),
+        "position", lambda s, r, a: a.definition(r.uri, _pos(r, a))
+    ),
     "textDocument/typeDefinition": RequestSpec("position", lambda s, r, a: []),
     "textDocument/documentHighlight": RequestSpec("position", lambda s, r, a: []),
     "textDocument/signatureHelp": RequestSpec("position", lambda s, r, a: None),
@@ -355,12 +373,20 @@ def check_session_id(method: str, params: Json) -> None:
     """Lean's watchdog exits on a keepAlive or release it cannot decode (as recorded)."""
     session = params.get("sessionId") if isinstance(params, dict) else None
     name = "RpcKeepAliveParams" if method.endswith("keepAlive") else "RpcReleaseParams"
-    problem = "String expected" if not isinstance(session, str) else (
-        None if session.isascii() and session.isdigit() and int(session) < 2**64
-        else "a 64-bit natural number expected")
+    problem = (
+        "String expected"
+        if not isinstance(session, str)
+        else (
+            None
+            if session.isascii() and session.isdigit() and int(session) < 2**64
+            else "a 64-bit natural number expected"
+        )
+    )
     if problem is not None:
-        raise Fatal(f"Got param with wrong structure: {compact(params)}\n"
-                    f"Lean.Lsp.{name}.sessionId: {problem}")
+        raise Fatal(
+            f"Got param with wrong structure: {compact(params)}\n"
+            f"Lean.Lsp.{name}.sessionId: {problem}"
+        )
 
 
 def _burn_cpu() -> NoReturn:
@@ -409,8 +435,13 @@ class Server:
             if kind != "notification" or method != "initialized":
                 raise Fatal(f"Expected method 'initialized', got method '{method}'")
             self.phase = "running"
-            self.out.send({"id": REGISTER_WATCHER_ID, "method": "client/registerCapability",
-                           "params": REGISTER_WATCHER_PARAMS})
+            self.out.send(
+                {
+                    "id": REGISTER_WATCHER_ID,
+                    "method": "client/registerCapability",
+                    "params": REGISTER_WATCHER_PARAMS,
+                }
+            )
             return None
         if kind in ("response", "error"):
             self.replies[id_key(message["id"])] = message.get("result", message.get("error"))
@@ -418,8 +449,9 @@ class Server:
         params = message.get("params")
         if self.phase == "shutdown":
             if kind == "request":
-                self.error(message["id"], INVALID_REQUEST,
-                           "Request received after 'shutdown' request.")
+                self.error(
+                    message["id"], INVALID_REQUEST, "Request received after 'shutdown' request."
+                )
             return 0 if kind == "notification" and method == "exit" else None
         if kind == "request" and method == "shutdown":
             self.shutdown(message["id"])
@@ -449,20 +481,35 @@ class Server:
 
     def live(self, doc: Document, elab: Elaboration) -> bool:
         """May ``elab`` still emit? (Current, not crashed, not an outdated version.)"""
-        return (self.docs.get(doc.uri) is doc and doc.elab is elab and not doc.crashed
-                and elab.version >= doc.max_version and self.phase == "running")
+        return (
+            self.docs.get(doc.uri) is doc
+            and doc.elab is elab
+            and not doc.crashed
+            and elab.version >= doc.max_version
+            and self.phase == "running"
+        )
 
     def progress(self, doc: Document, version: int, line: int | None, kind: int = 1) -> None:
-        processing = [] if line is None else [{"kind": kind, "range": doc.text.lsp_range(
-            (line, 0), doc.text.eof())}]
-        self.notify("$/lean/fileProgress", {"processing": processing,
-                                            "textDocument": {"uri": doc.uri, "version": version}})
+        processing = (
+            []
+            if line is None
+            else [{"kind": kind, "range": doc.text.lsp_range((line, 0), doc.text.eof())}]
+        )
+        self.notify(
+            "$/lean/fileProgress",
+            {"processing": processing, "textDocument": {"uri": doc.uri, "version": version}},
+        )
 
     def publish(self, doc: Document, elab: Elaboration, diags: list[Diag]) -> None:
         if self.live(doc, elab):
-            self.notify("textDocument/publishDiagnostics", {
-                "diagnostics": [d.to_lsp(elab.analysis.text) for d in diags],
-                "uri": doc.uri, "version": elab.version})
+            self.notify(
+                "textDocument/publishDiagnostics",
+                {
+                    "diagnostics": [d.to_lsp(elab.analysis.text) for d in diags],
+                    "uri": doc.uri,
+                    "version": elab.version,
+                },
+            )
 
     def elab_progress(self, doc: Document, elab: Elaboration, line: int | None) -> None:
         if self.live(doc, elab):
@@ -536,8 +583,10 @@ class Server:
             return
         self.stop_elaboration(doc)
         self.fail_pending(doc, CONTENT_MODIFIED, f"The file worker for {uri} has been terminated.")
-        self.notify("textDocument/publishDiagnostics",
-                    {"diagnostics": [], "uri": uri, "version": doc.version})
+        self.notify(
+            "textDocument/publishDiagnostics",
+            {"diagnostics": [], "uri": uri, "version": doc.version},
+        )
 
     def cancel(self, ident: Json) -> None:
         request = self.requests.get(id_key(ident))
@@ -556,8 +605,11 @@ class Server:
             if uri in self.docs:
                 self.result(ident, {})
             else:
-                self.error(ident, CONTENT_MODIFIED,
-                           f"Cannot process '$/lean/waitForILeans' request to closed file '{uri}'")
+                self.error(
+                    ident,
+                    CONTENT_MODIFIED,
+                    f"Cannot process '$/lean/waitForILeans' request to closed file '{uri}'",
+                )
             return
         spec = DOCUMENT_REQUESTS.get(method)
         if spec is None:
@@ -574,8 +626,9 @@ class Server:
                     raise BadParams("field 'version' must be an integer")
                 request.version = version
         except BadParams as exc:
-            self.error(ident, INVALID_PARAMS,
-                       f"Cannot parse request params: {compact(params)}\n{exc}")
+            self.error(
+                ident, INVALID_PARAMS, f"Cannot parse request params: {compact(params)}\n{exc}"
+            )
             return
         doc = self.docs.get(uri)
         if doc is None:
@@ -618,8 +671,7 @@ class Server:
         self.finish(request)
         assert request.elab is not None  # poll() binds every request before answering it
         try:
-            result = DOCUMENT_REQUESTS[request.method].handler(self, request,
-                                                               request.elab.analysis)
+            result = DOCUMENT_REQUESTS[request.method].handler(self, request, request.elab.analysis)
         except RequestError as exc:
             self.error(request.ident, exc.code, exc.message)
         else:
@@ -634,10 +686,13 @@ class Server:
     def shutdown(self, ident: Json) -> None:
         for doc in list(self.docs.values()):
             self.stop_elaboration(doc)
-            self.fail_pending(doc, CONTENT_MODIFIED,
-                              f"The file worker for {doc.uri} has been terminated.")
-            self.notify("textDocument/publishDiagnostics",
-                        {"diagnostics": [], "uri": doc.uri, "version": doc.version})
+            self.fail_pending(
+                doc, CONTENT_MODIFIED, f"The file worker for {doc.uri} has been terminated."
+            )
+            self.notify(
+                "textDocument/publishDiagnostics",
+                {"diagnostics": [], "uri": doc.uri, "version": doc.version},
+            )
         self.docs.clear()
         self.phase = "shutdown"
         self.result(ident, None)
@@ -698,8 +753,9 @@ class Server:
             doc.completed = elab.version
             self.poll(doc)
 
-    async def block(self, doc: Document, elab: Elaboration, state: ReportState,
-                    seconds: float | None, line: int) -> None:
+    async def block(
+        self, doc: Document, elab: Elaboration, state: ReportState, seconds: float | None, line: int
+    ) -> None:
         """Elaboration waits here; the reporter notices if it wakes up meanwhile."""
         loop = asyncio.get_running_loop()
         deadline = None if seconds is None else loop.time() + seconds
@@ -714,25 +770,32 @@ class Server:
         else:
             await self.sleep_until(deadline)
 
-    async def directive(self, doc: Document, elab: Elaboration, step: Step,
-                        state: ReportState) -> list[Diag] | None:
+    async def directive(
+        self, doc: Document, elab: Elaboration, step: Step, state: ReportState
+    ) -> list[Diag] | None:
         """Run a directive; the diagnostics it adds, or None if the worker is gone."""
         directive = step.directive
         assert directive is not None
         try:
             return await self.run_directive(doc, elab, step, directive, state)
         except ValueError:
-            return [self.directive_diag(
-                directive, SEVERITY_ERROR,
-                f"standin: bad argument for directive '{directive.name}': {directive.arg!r}")]
+            return [
+                self.directive_diag(
+                    directive,
+                    SEVERITY_ERROR,
+                    f"standin: bad argument for directive '{directive.name}': {directive.arg!r}",
+                )
+            ]
 
     @staticmethod
     def directive_diag(directive: Directive, severity: int, message: str) -> Diag:
-        return Diag(severity, message, (directive.line, directive.col),
-                    (directive.line, directive.end))
+        return Diag(
+            severity, message, (directive.line, directive.col), (directive.line, directive.end)
+        )
 
-    async def run_directive(self, doc: Document, elab: Elaboration, step: Step,
-                            directive: Directive, state: ReportState) -> list[Diag] | None:
+    async def run_directive(
+        self, doc: Document, elab: Elaboration, step: Step, directive: Directive, state: ReportState
+    ) -> list[Diag] | None:
         name, arg = directive.name, directive.arg
         if name == "delay":
             await self.block(doc, elab, state, float(arg), step.progress_line)
@@ -758,14 +821,18 @@ class Server:
         elif name == "stderr":
             self.stderr(f"[{doc.uri}] {arg}")
         elif name == "refresh":
-            self.out.send({"id": self.next_request_id,
-                           "method": "workspace/semanticTokens/refresh"})
+            self.out.send(
+                {"id": self.next_request_id, "method": "workspace/semanticTokens/refresh"}
+            )
             self.next_request_id += 1
         elif name in ("echo-env", "config", "replies"):
             return [self.directive_diag(directive, SEVERITY_INFO, self.report(name, arg))]
         else:
-            return [self.directive_diag(directive, SEVERITY_ERROR,
-                                        f"standin: unknown directive '{name}'")]
+            return [
+                self.directive_diag(
+                    directive, SEVERITY_ERROR, f"standin: unknown directive '{name}'"
+                )
+            ]
         return []
 
     def report(self, name: str, arg: str) -> str:
@@ -773,12 +840,18 @@ class Server:
             value = os.environ.get(arg)
             return value if value is not None else f"<unset {arg}>"
         if name == "config":
-            return compact({"argv": list(self.config.argv), "cwd": os.getcwd(),
-                            "reportDelayMs": self.config.report_delay_ms})
+            return compact(
+                {
+                    "argv": list(self.config.argv),
+                    "cwd": os.getcwd(),
+                    "reportDelayMs": self.config.report_delay_ms,
+                }
+            )
         return compact(self.replies)
 
-    async def flood(self, doc: Document, elab: Elaboration, state: ReportState, arg: str,
-                    line: int) -> None:
+    async def flood(
+        self, doc: Document, elab: Elaboration, state: ReportState, arg: str, line: int
+    ) -> None:
         count, _, what = arg.partition(" ")
         if what.strip() not in ("", "diagnostics"):
             raise ValueError(arg)
@@ -799,13 +872,17 @@ class Server:
     def crash(self, doc: Document, code: int, note: str | None = None) -> None:
         if code == 1:
             self.stderr(note or f"[{doc.uri}] uncaught exception: standin crash")
-            error = (WORKER_EXITED, f"Server process for {doc.uri} crashed, see stderr for "
-                     "exception.")
+            error = (
+                WORKER_EXITED,
+                f"Server process for {doc.uri} crashed, see stderr for exception.",
+            )
         else:
             if code != 128 + 9:  # a killed process writes nothing
                 self.stderr("Stack overflow detected. Aborting.")
-            error = (WORKER_CRASHED, f"Server process for {doc.uri} crashed, likely due to a "
-                     "stack overflow or a bug.")
+            error = (
+                WORKER_CRASHED,
+                f"Server process for {doc.uri} crashed, likely due to a stack overflow or a bug.",
+            )
         doc.crashed = True
         doc.rpc_sessions.clear()
         doc.rpc_refs.clear()

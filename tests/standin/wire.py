@@ -30,13 +30,42 @@ SEVERITY_ERROR, SEVERITY_WARNING, SEVERITY_INFO = 1, 2, 3
 LEAN_TAG_UNSOLVED_GOALS = 1
 
 TOKEN_TYPES = [
-    "keyword", "variable", "property", "function", "namespace", "type", "class", "enum",
-    "interface", "struct", "typeParameter", "parameter", "enumMember", "event", "method", "macro",
-    "modifier", "comment", "string", "number", "regexp", "operator", "decorator", "leanSorryLike",
+    "keyword",
+    "variable",
+    "property",
+    "function",
+    "namespace",
+    "type",
+    "class",
+    "enum",
+    "interface",
+    "struct",
+    "typeParameter",
+    "parameter",
+    "enumMember",
+    "event",
+    "method",
+    "macro",
+    "modifier",
+    "comment",
+    "string",
+    "number",
+    "regexp",
+    "operator",
+    "decorator",
+    "leanSorryLike",
 ]
 TOKEN_MODIFIERS = [
-    "declaration", "definition", "readonly", "static", "deprecated", "abstract", "async",
-    "modification", "documentation", "defaultLibrary",
+    "declaration",
+    "definition",
+    "readonly",
+    "static",
+    "deprecated",
+    "abstract",
+    "async",
+    "modification",
+    "documentation",
+    "defaultLibrary",
 ]
 KEYWORD_TOKEN, SORRY_TOKEN = 0, TOKEN_TYPES.index("leanSorryLike")
 
@@ -82,12 +111,15 @@ CAPABILITIES: Json = {
 SERVER_INFO: Json = {"name": "Lean 4 Server", "version": "0.3.0"}
 REGISTER_WATCHER_ID = "register_lean_watcher"
 REGISTER_WATCHER_PARAMS: Json = {
-    "registrations": [{
-        "id": "lean_watcher",
-        "method": "workspace/didChangeWatchedFiles",
-        "registerOptions": {"watchers": [{"globPattern": "**/*.lean"},
-                                         {"globPattern": "**/*.ilean"}]},
-    }],
+    "registrations": [
+        {
+            "id": "lean_watcher",
+            "method": "workspace/didChangeWatchedFiles",
+            "registerOptions": {
+                "watchers": [{"globPattern": "**/*.lean"}, {"globPattern": "**/*.ilean"}]
+            },
+        }
+    ],
 }
 
 
@@ -131,8 +163,8 @@ class FrameParser:
                 return False, None
             if end < 0 or end >= MAX_HEADER_LINE:
                 raise Fatal("Invalid header field: <header line too long>")
-            line = bytes(self.buffer[:end + 1])
-            del self.buffer[:end + 1]
+            line = bytes(self.buffer[: end + 1])
+            del self.buffer[: end + 1]
             if line == b"\r\n":
                 if self.content_length is None:
                     raise Fatal("Invalid header field: missing Content-Length")
@@ -159,14 +191,15 @@ class FrameParser:
 
 
 def classify(message: Json) -> str:
-    """"request", "notification", "response" or "error", or Fatal."""
+    """ "request", "notification", "response" or "error", or Fatal."""
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         raise Fatal(f"JSON '{compact(message)}' did not have the format of a JSON-RPC message.")
     params = message.get("params")
     method = message.get("method")
     ident = message.get("id")
-    valid_id = "id" in message and not isinstance(ident, bool) and isinstance(
-        ident, int | float | str)
+    valid_id = (
+        "id" in message and not isinstance(ident, bool) and isinstance(ident, int | float | str)
+    )
     if params is not None and not isinstance(params, dict | list):
         raise Fatal(f"JSON '{compact(message)}' did not have the format of a JSON-RPC message.")
     if isinstance(method, str) and "id" not in message:
@@ -183,7 +216,6 @@ def classify(message: Json) -> str:
 
 def id_key(ident: Json) -> str:
     return compact(ident)
-
 
 
 def parse_ms(value: str | None) -> int | None:

@@ -39,15 +39,22 @@ def chunk(request: pytest.FixtureRequest) -> Iterator[int]:
 
 ALPHABET = st.sampled_from(["a", "b", "\n", "é", "😀", "\r", " "])
 TEXTS = st.lists(ALPHABET, max_size=60).map("".join)
-EDITS = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 14), st.integers(0, 12),
-                           st.integers(0, 14), TEXTS), min_size=1, max_size=25)
+EDITS = st.lists(
+    st.tuples(
+        st.integers(0, 12), st.integers(0, 14), st.integers(0, 12), st.integers(0, 14), TEXTS
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=TEXTS, edits=EDITS)
 def test_edits_and_positions_match_a_naive_implementation(
-        chunk: int, text: str, edits: list[tuple[int, int, int, int, str]]) -> None:
+    chunk: int, text: str, edits: list[tuple[int, int, int, int, str]]
+) -> None:
     mirror = DocumentText(text)
     for start_line, start_char, end_line, end_char, new in edits:
         assert str(mirror) == text and mirror.chars == len(text)
@@ -69,11 +76,13 @@ def test_edits_and_positions_match_a_naive_implementation(
     assert str(mirror) == text
 
 
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=TEXTS, edits=EDITS)
 def test_an_edit_leaves_the_previous_text_as_it_was(
-        chunk: int, text: str, edits: list[tuple[int, int, int, int, str]]) -> None:
+    chunk: int, text: str, edits: list[tuple[int, int, int, int, str]]
+) -> None:
     """A message refused halfway keeps the text it started from."""
     original = DocumentText(text)
     mirror = original

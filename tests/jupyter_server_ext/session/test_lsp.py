@@ -30,7 +30,7 @@ def _reader(*chunks: bytes, eof: bool = True) -> asyncio.StreamReader:
 
 
 def _split_every(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 async def test_round_trip_counts_utf8_bytes_not_characters() -> None:
@@ -64,8 +64,10 @@ async def test_messages_split_at_every_byte_boundary(chunk_size: int) -> None:
 
 async def test_other_headers_are_ignored_and_name_is_case_insensitive() -> None:
     body = b'{"jsonrpc":"2.0","id":1,"result":null}'
-    frame = (b"content-length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8"
-             b"\r\n\r\n" % len(body)) + body
+    frame = (
+        b"content-length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8"
+        b"\r\n\r\n" % len(body)
+    ) + body
     assert await read_message_body(_reader(frame), LIMIT) == body
 
 
@@ -73,14 +75,17 @@ async def test_clean_eof_between_messages_is_none() -> None:
     assert await read_message_body(_reader(), LIMIT) is None
 
 
-@pytest.mark.parametrize("stream", [
-    b"Content-Length: 10\r\n\r\n{\"a\":",          # body cut short
-    b"Content-Length: 10\r\n",                     # header cut short
-    b"Content-Length 10\r\n\r\n0123456789",        # no colon
-    b"Content-Length: ten\r\n\r\n0123456789",      # not a number
-    b"Content-Length: -5\r\n\r\n",                 # negative
-    b"X-Other: 1\r\n\r\n{}",                       # no Content-Length
-])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b'Content-Length: 10\r\n\r\n{"a":',  # body cut short
+        b"Content-Length: 10\r\n",  # header cut short
+        b"Content-Length 10\r\n\r\n0123456789",  # no colon
+        b"Content-Length: ten\r\n\r\n0123456789",  # not a number
+        b"Content-Length: -5\r\n\r\n",  # negative
+        b"X-Other: 1\r\n\r\n{}",  # no Content-Length
+    ],
+)
 async def test_bad_framing_is_an_error_not_a_hang(stream: bytes) -> None:
     with pytest.raises(LspProtocolError):
         await asyncio.wait_for(read_message_body(_reader(stream), LIMIT), 5)
@@ -103,21 +108,24 @@ async def test_huge_header_line_is_refused() -> None:
         await read_message_body(reader, LIMIT)
 
 
-@pytest.mark.parametrize(("frame", "code"), [
-    ("not json", PARSE_ERROR),
-    ("{\"jsonrpc\": \"2.0\", \"id\": 1", PARSE_ERROR),
-    ("[1, 2]", INVALID_REQUEST),
-    ("42", INVALID_REQUEST),
-    ('{"id": 1, "method": "x"}', INVALID_REQUEST),
-    ('{"jsonrpc": "2.0", "id": {"a": 1}, "method": "x"}', INVALID_REQUEST),
-    ('{"jsonrpc": "2.0", "id": 1, "method": 5}', INVALID_REQUEST),
-    ('{"jsonrpc": "2.0", "method": "x", "params": "str"}', INVALID_REQUEST),
-    ('{"jsonrpc": "2.0", "id": 1, "result": 1, "error": {}}', INVALID_REQUEST),
-    ('{"jsonrpc": "2.0"}', INVALID_REQUEST),
-    ("[" * 100, PARSE_ERROR),
-    # Refused from its bracket count before any parsing (see guard.MAX_CONTAINERS).
-    ("[" * 100000, INVALID_REQUEST),
-])
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", PARSE_ERROR),
+        ('{"jsonrpc": "2.0", "id": 1', PARSE_ERROR),
+        ("[1, 2]", INVALID_REQUEST),
+        ("42", INVALID_REQUEST),
+        ('{"id": 1, "method": "x"}', INVALID_REQUEST),
+        ('{"jsonrpc": "2.0", "id": {"a": 1}, "method": "x"}', INVALID_REQUEST),
+        ('{"jsonrpc": "2.0", "id": 1, "method": 5}', INVALID_REQUEST),
+        ('{"jsonrpc": "2.0", "method": "x", "params": "str"}', INVALID_REQUEST),
+        ('{"jsonrpc": "2.0", "id": 1, "result": 1, "error": {}}', INVALID_REQUEST),
+        ('{"jsonrpc": "2.0"}', INVALID_REQUEST),
+        ("[" * 100, PARSE_ERROR),
+        # Refused from its bracket count before any parsing (see guard.MAX_CONTAINERS).
+        ("[" * 100000, INVALID_REQUEST),
+    ],
+)
 def test_invalid_frames_get_json_rpc_errors(frame: str, code: int) -> None:
     message, error = parse_client_frame(frame)
     assert message is None
@@ -130,13 +138,16 @@ def test_error_keeps_a_valid_request_id() -> None:
     assert error is not None and error["id"] == 7
 
 
-@pytest.mark.parametrize("frame", [
-    '{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}',
-    '{"jsonrpc": "2.0", "id": "a", "method": "x"}',
-    '{"jsonrpc": "2.0", "method": "initialized"}',
-    '{"jsonrpc": "2.0", "id": "register_lean_watcher", "result": null}',
-    '{"jsonrpc": "2.0", "id": 3, "error": {"code": 1, "message": "m"}}',
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}',
+        '{"jsonrpc": "2.0", "id": "a", "method": "x"}',
+        '{"jsonrpc": "2.0", "method": "initialized"}',
+        '{"jsonrpc": "2.0", "id": "register_lean_watcher", "result": null}',
+        '{"jsonrpc": "2.0", "id": 3, "error": {"code": 1, "message": "m"}}',
+    ],
+)
 def test_valid_frames_pass(frame: str) -> None:
     message, error = parse_client_frame(frame)
     assert error is None and message == json.loads(frame)

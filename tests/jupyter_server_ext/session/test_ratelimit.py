@@ -74,8 +74,12 @@ def manager(tmp_path: Path, jp_asyncio_loop: asyncio.AbstractEventLoop) -> Any:
 
     def make(**traits: Any) -> LeanSessionManager:
         created = LeanSessionManager(
-            lean_command=[sys.executable, str(PEER)], sandbox="none", root_dir=str(tmp_path),
-            workspace_root=str(tmp_path / "ws"), **traits)
+            lean_command=[sys.executable, str(PEER)],
+            sandbox="none",
+            root_dir=str(tmp_path),
+            workspace_root=str(tmp_path / "ws"),
+            **traits,
+        )
         managers.append(created)
         return created
 
@@ -111,7 +115,8 @@ async def test_requests_over_the_limit_are_refused_and_never_reach_lean(
     assert [o["echo"]["n"] for o in answered] == list(range(10))
     assert len(refused) == 20
     assert {(e.error["code"], e.error["message"]) for e in refused} == {
-        (RATE_LIMITED, "rate limit exceeded")}
+        (RATE_LIMITED, "rate limit exceeded")
+    }
     assert metrics.REQUESTS_RATE_LIMITED._value.get() - refused_before == 20
 
     clock.now += 1.0  # five tokens again

@@ -55,15 +55,20 @@ class Watcher:
             await self._arrived.wait()
 
     def diagnostics(self, uri: str, version: int) -> list[dict[str, Any]]:
-        found = [p["diagnostics"] for m, p in self.published
-                 if m == "textDocument/publishDiagnostics" and p["uri"] == uri
-                 and p.get("version") == version]
+        found = [
+            p["diagnostics"]
+            for m, p in self.published
+            if m == "textDocument/publishDiagnostics"
+            and p["uri"] == uri
+            and p.get("version") == version
+        ]
         assert found, f"no diagnostics for {uri} at version {version}"
         return found[-1]
 
     async def settle(self, uri: str, version: int) -> list[dict[str, Any]]:
-        await self.client.request("textDocument/waitForDiagnostics",
-                                  {"uri": uri, "version": version}, timeout=60)
+        await self.client.request(
+            "textDocument/waitForDiagnostics", {"uri": uri, "version": version}, timeout=60
+        )
         return self.diagnostics(uri, version)
 
 
@@ -71,8 +76,9 @@ class Watcher:
 def manager(real_lean: Any, tmp_path: Path) -> LeanSessionManager:
     """Default settings; each test stops it (``async with stopping(manager)``)."""
     (tmp_path / "project").mkdir()
-    return LeanSessionManager(root_dir=str(tmp_path / "project"),
-                              workspace_root=str(tmp_path / "workspaces"))
+    return LeanSessionManager(
+        root_dir=str(tmp_path / "project"), workspace_root=str(tmp_path / "workspaces")
+    )
 
 
 @contextlib.asynccontextmanager
@@ -86,13 +92,16 @@ async def stopping(manager: LeanSessionManager) -> AsyncIterator[None]:
 async def _open(manager: LeanSessionManager, tmp_path: Path) -> tuple[Watcher, str]:
     session = await manager.create("someone")
     watcher = Watcher(InProcessClient(session))
-    result = await watcher.client.request("initialize", {"processId": None, "capabilities": {}},
-                                          timeout=60)
+    result = await watcher.client.request(
+        "initialize", {"processId": None, "capabilities": {}}, timeout=60
+    )
     assert result["serverInfo"]["name"] == "Lean 4 Server"
     watcher.client.notify("initialized", {})
     uri = (tmp_path / "project" / "Doc.lean").as_uri()
-    watcher.client.notify("textDocument/didOpen", {"textDocument": {
-        "uri": uri, "languageId": "lean4", "version": 1, "text": DOCUMENT}})
+    watcher.client.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": DOCUMENT}},
+    )
     return watcher, uri
 
 
@@ -108,19 +117,30 @@ def _workers(root_pid: int) -> list[int]:
     return found
 
 
-async def test_diagnostics_edits_and_a_clean_stop(manager: LeanSessionManager,
-                                                  tmp_path: Path) -> None:
+async def test_diagnostics_edits_and_a_clean_stop(
+    manager: LeanSessionManager, tmp_path: Path
+) -> None:
     async with stopping(manager):
         watcher, uri = await _open(manager, tmp_path)
         session = watcher.client.session
         first = await watcher.settle(uri, 1)
         assert [(d["severity"], d["message"]) for d in first] == [(3, "N.s : N → N")]
 
-        watcher.client.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": 2},
-            "contentChanges": [{"range": {"start": {"line": 5, "character": 15},
-                                          "end": {"line": 5, "character": 28}},
-                                "text": "N.s"}]})
+        watcher.client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [
+                    {
+                        "range": {
+                            "start": {"line": 5, "character": 15},
+                            "end": {"line": 5, "character": 28},
+                        },
+                        "text": "N.s",
+                    }
+                ],
+            },
+        )
         second = await watcher.settle(uri, 2)
         errors = [d for d in second if d["severity"] == 1]
         assert errors and "N → N" in errors[0]["message"], second
@@ -147,15 +167,23 @@ async def test_a_killed_worker_is_reported_by_lean_and_recovers_on_the_next_edit
         (worker,) = _workers(session.pid)
         os.kill(worker, signal.SIGKILL)
         # Lean's own report: the watchdog marks the whole document fatally failed (kind 2).
-        await watcher.notification("$/lean/fileProgress", lambda params: any(
-            item.get("kind") == 2 for item in params["processing"]))
+        await watcher.notification(
+            "$/lean/fileProgress",
+            lambda params: any(item.get("kind") == 2 for item in params["processing"]),
+        )
         assert session.to_json()["state"] == "ready", "the watchdog (the session) lives on"
         # A request now waits for the worker Lean restarts on the next edit.
-        _, hover = watcher.client.start_request("textDocument/hover", {
-            "textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}})
-        watcher.client.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": 2},
-            "contentChanges": [{"text": DOCUMENT + "#check two\n"}]})
+        _, hover = watcher.client.start_request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}},
+        )
+        watcher.client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [{"text": DOCUMENT + "#check two\n"}],
+            },
+        )
         recovered = await watcher.settle(uri, 2)
         assert (3, "two : N") in [(d["severity"], d["message"]) for d in recovered]
         assert "N.s : N → N" in (await asyncio.wait_for(hover, 30))["contents"]["value"]
@@ -174,8 +202,11 @@ async def test_a_clients_shutdown_and_exit_leave_the_session_usable(
         pid = session.pid
         assert await watcher.client.request("shutdown", None, timeout=30) is None
         watcher.client.notify("exit", {})
-        hover = await watcher.client.request("textDocument/hover", {
-            "textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}}, timeout=30)
+        hover = await watcher.client.request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}},
+            timeout=30,
+        )
         assert "N.s : N → N" in hover["contents"]["value"]
         assert session.pid == pid and process_alive(pid)
 
@@ -208,9 +239,13 @@ async def test_the_infoviews_keepalive_is_not_activity(
         session = watcher.client.session
         connected = await watcher.client.request("$/lean/rpc/connect", {"uri": uri}, timeout=30)
         before = session.last_activity
-        watcher.client.notify("$/lean/rpc/keepAlive",
-                              {"uri": uri, "sessionId": connected["sessionId"]})
+        watcher.client.notify(
+            "$/lean/rpc/keepAlive", {"uri": uri, "sessionId": connected["sessionId"]}
+        )
         assert session.last_activity == before
-        await watcher.client.request("textDocument/hover", {
-            "textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}}, timeout=30)
+        await watcher.client.request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": 4, "character": 8}},
+            timeout=30,
+        )
         assert session.last_activity > before

@@ -30,7 +30,8 @@ def manager(tmp_path: Path, jp_asyncio_loop: asyncio.AbstractEventLoop) -> Any:
     def make(**traits: Any) -> LeanSessionManager:
         traits.setdefault("lean_command", [sys.executable, str(PEER)])
         created = LeanSessionManager(
-            sandbox="none", root_dir=str(tmp_path), workspace_root=str(tmp_path / "ws"), **traits)
+            sandbox="none", root_dir=str(tmp_path), workspace_root=str(tmp_path / "ws"), **traits
+        )
         managers.append(created)
         return created
 
@@ -190,7 +191,8 @@ async def test_a_lean_that_stops_reading_is_ended_after_one_stall_period(
     client = InProcessClient(session)
     exited = asyncio.Event()
     client.on_notification(
-        lambda method, params: exited.set() if method == "$/jupyterLean/exited" else None)
+        lambda method, params: exited.set() if method == "$/jupyterLean/exited" else None
+    )
     assert await client.request("test/stop-reading", {}, timeout=10) == {}
     # More than a pipe holds (64 KiB on Linux): the rest waits in the session.
     client.notify("$/test/big", {"data": "z" * (1 << 20)})

@@ -13,8 +13,10 @@ from jupyter_server_ext.session.text import (
 
 
 def _edit(sl: int, sc: int, el: int, ec: int, text: str) -> dict[str, object]:
-    return {"range": {"start": {"line": sl, "character": sc},
-                      "end": {"line": el, "character": ec}}, "text": text}
+    return {
+        "range": {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}},
+        "text": text,
+    }
 
 
 def test_astral_characters_count_two_utf16_units() -> None:
@@ -47,11 +49,14 @@ def test_positions_past_the_line_clamp_like_lean() -> None:
     assert apply_content_change("ab\ncd", _edit(0, 99, 0, 99, "!")) == "ab!\ncd"
 
 
-@pytest.mark.parametrize("change", [
-    {"range": {"start": {"line": 0}}, "text": "x"},
-    {"text": 5},
-    _edit(1, 0, 0, 0, "x"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"range": {"start": {"line": 0}}, "text": "x"},
+        {"text": 5},
+        _edit(1, 0, 0, 0, "x"),
+    ],
+)
 def test_malformed_edits_raise(change: dict[str, object]) -> None:
     with pytest.raises((KeyError, TypeError, ValueError)):
         apply_content_change("ab\ncd", change)
