@@ -57,12 +57,12 @@ const PLUGIN_ID = '@jupyter-lean/labextension';
 const GOALS_PANEL_ID = 'jupyter-lean-goals';
 const INFOVIEW_PANEL_ID = 'jupyter-lean-infoview';
 
-namespace CommandIDs {
-  export const showInfoview = 'jupyter-lean:show-infoview';
-  export const showGoals = 'jupyter-lean:show-goals';
-  export const restartFile = 'jupyter-lean:restart-file';
-  export const reconnect = 'jupyter-lean:reconnect';
-}
+const CommandIDs = {
+  showInfoview: 'jupyter-lean:show-infoview',
+  showGoals: 'jupyter-lean:show-goals',
+  restartFile: 'jupyter-lean:restart-file',
+  reconnect: 'jupyter-lean:reconnect'
+} as const;
 
 /**
  * Lean 4 syntax highlighting: the `lean4` language (mime `text/x-lean4`,

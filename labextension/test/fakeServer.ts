@@ -8,6 +8,17 @@ import {
   LspSocketFactory
 } from '../src/lsp/sessionApi';
 
+/** A JSON-RPC message the client sent, as the tests read it. */
+export interface ISentMessage {
+  jsonrpc: string;
+  /** Requests and responses only. */
+  id: number;
+  /** Requests and notifications only. */
+  method: string;
+  params: Record<string, unknown>;
+  result?: unknown;
+}
+
 /** A socket the test drives: it records frames and can be opened or closed. */
 export class FakeSocket implements ILspSocket {
   constructor(
@@ -15,7 +26,7 @@ export class FakeSocket implements ILspSocket {
     private readonly _handlers: ILspSocketHandlers
   ) {}
 
-  readonly sent: any[] = [];
+  readonly sent: ISentMessage[] = [];
   closed: { code?: number; reason?: string } | null = null;
 
   send(frame: string): void {
@@ -44,13 +55,22 @@ export class FakeSocket implements ILspSocket {
   }
 
   /** Messages with a given method. */
-  sentWith(method: string): any[] {
+  sentWith(method: string): ISentMessage[] {
     return this.sent.filter(message => message.method === method);
+  }
+
+  /** The last message with a given method; fails the test if there is none. */
+  lastSent(method: string): ISentMessage {
+    const message = this.sentWith(method).at(-1);
+    if (!message) {
+      throw new Error(`nothing sent with method ${method}`);
+    }
+    return message;
   }
 
   /** Answer the pending `initialize`. */
   answerInitialize(version = '0.3.0'): void {
-    const request = this.sentWith('initialize').at(-1);
+    const request = this.lastSent('initialize');
     this.receive({
       jsonrpc: '2.0',
       id: request.id,

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { InfoviewApi } from '@leanprover/infoview-api';
 
 import { LeanDocument } from '../src/document/leanDocument';
 import { GoalsTracker } from '../src/goals/goalsTracker';
@@ -17,14 +18,14 @@ import { FakeApi, SocketRecorder } from './fakeServer';
 const URI = 'file:///home/u/.jupyter-lean/nb.ipynb.lean';
 const OTHER_URI = 'file:///home/u/.jupyter-lean/other.ipynb.lean';
 
+/** One call the bridge made on the infoview: method name, then arguments. */
+type InfoviewCall = {
+  [K in keyof InfoviewApi]: [K, ...Parameters<InfoviewApi[K]>];
+}[keyof InfoviewApi];
+
 /** The infoview side: records every call the bridge makes. */
-class FakeInfoview {
-  calls: [string, ...any[]][] = [];
-  private _record =
-    (name: string) =>
-    async (...args: any[]) => {
-      this.calls.push([name, ...args]);
-    };
+class FakeInfoview implements InfoviewApi {
+  calls: InfoviewCall[] = [];
   initialize = this._record('initialize');
   gotServerNotification = this._record('gotServerNotification');
   sentClientNotification = this._record('sentClientNotification');
@@ -37,10 +38,17 @@ class FakeInfoview {
   runTestScript = this._record('runTestScript');
   getInfoviewHtml = async () => '';
 
-  named(name: string): any[][] {
+  /** The arguments of each call of one method, in order. */
+  named<K extends keyof InfoviewApi>(name: K): Parameters<InfoviewApi[K]>[] {
     return this.calls
       .filter(call => call[0] === name)
-      .map(call => call.slice(1));
+      .map(call => call.slice(1) as Parameters<InfoviewApi[K]>);
+  }
+
+  private _record<K extends keyof InfoviewApi>(name: K) {
+    return async (...args: Parameters<InfoviewApi[K]>): Promise<void> => {
+      this.calls.push([name, ...args] as unknown as InfoviewCall);
+    };
   }
 
   clear(): void {
@@ -56,7 +64,7 @@ describe('InfoviewBridge', () => {
   let connection: LeanProjectConnection;
   let document: LeanDocument;
   let goals: GoalsTracker;
-  let host: IInfoviewHost & { revealed: any[]; inserted: any[] };
+  let host: IInfoviewHost & { revealed: unknown[]; inserted: unknown[] };
   let bridge: InfoviewBridge;
   let infoview: FakeInfoview;
 
@@ -118,7 +126,7 @@ describe('InfoviewBridge', () => {
   });
 
   async function attachAtProof() {
-    bridge.attach(infoview as any);
+    bridge.attach(infoview);
     goals.setTarget({ document, cellId: 'c2', offset: 41 });
     await settle();
   }
@@ -138,7 +146,7 @@ describe('InfoviewBridge', () => {
     });
 
     it('waits for a cursor in a Lean document before initializing', async () => {
-      bridge.attach(infoview as any);
+      bridge.attach(infoview);
       await settle();
       expect(infoview.named('initialize')).toEqual([]);
       goals.setTarget({ document, cellId: 'c1', offset: 11 });
@@ -294,7 +302,7 @@ describe('InfoviewBridge', () => {
     async function connectRpc(): Promise<string> {
       const created = bridge.createRpcSession(URI);
       await settle();
-      const request = sockets.last.sentWith('$/lean/rpc/connect').at(-1);
+      const request = sockets.last.lastSent('$/lean/rpc/connect');
       expect(request.params).toEqual({ uri: URI });
       sockets.last.receive({
         jsonrpc: '2.0',
@@ -321,7 +329,7 @@ describe('InfoviewBridge', () => {
       };
       const call = bridge.sendClientRequest(URI, '$/lean/rpc/call', params);
       await settle();
-      const sent = sockets.last.sentWith('$/lean/rpc/call').at(-1);
+      const sent = sockets.last.lastSent('$/lean/rpc/call');
       expect(sent.params).toEqual(params);
       const goalsResult = { goals: [{ type: { text: 'q' }, hyps: [] }] };
       sockets.last.receive({
@@ -363,7 +371,7 @@ describe('InfoviewBridge', () => {
         position: { line: 0, character: 0 }
       });
       await settle();
-      const sent = sockets.last.sentWith('$/lean/rpc/call').at(-1);
+      const sent = sockets.last.lastSent('$/lean/rpc/call');
       sockets.last.receive({
         jsonrpc: '2.0',
         id: sent.id,
@@ -397,7 +405,7 @@ describe('InfoviewBridge', () => {
       await attachAtProof();
       const created = bridge.createRpcSession(URI);
       await settle();
-      const request = sockets.last.sentWith('$/lean/rpc/connect').at(-1);
+      const request = sockets.last.lastSent('$/lean/rpc/connect');
       sockets.last.receive({
         jsonrpc: '2.0',
         id: request.id,
@@ -410,7 +418,7 @@ describe('InfoviewBridge', () => {
       const first = sockets.last;
       first.drop(1006, 'network');
       expect(infoview.named('serverStopped')).toHaveLength(1);
-      expect(infoview.named('serverStopped')[0][0].message).toMatch(
+      expect(infoview.named('serverStopped')[0][0]?.message).toMatch(
         /not connected/
       );
       expect(bridge.rpcSessionCount).toBe(0);
@@ -435,7 +443,7 @@ describe('InfoviewBridge', () => {
       // A new RPC session works on the new socket.
       const again = bridge.createRpcSession(URI);
       await settle();
-      const second = sockets.last.sentWith('$/lean/rpc/connect').at(-1);
+      const second = sockets.last.lastSent('$/lean/rpc/connect');
       sockets.last.receive({
         jsonrpc: '2.0',
         id: second.id,

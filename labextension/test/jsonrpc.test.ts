@@ -8,7 +8,7 @@ import {
 } from '../src/lsp/jsonrpc';
 
 describe('JsonRpcConnection', () => {
-  let sent: any[];
+  let sent: unknown[];
   let rpc: JsonRpcConnection;
 
   beforeEach(() => {
@@ -84,7 +84,7 @@ describe('JsonRpcConnection', () => {
   });
 
   it('hands notifications to the handler', () => {
-    const seen: any[] = [];
+    const seen: unknown[] = [];
     rpc.onNotification((method, params) => seen.push([method, params]));
     rpc.receive(
       JSON.stringify({

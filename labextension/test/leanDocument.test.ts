@@ -5,14 +5,17 @@ import {
   LeanDocument
 } from '../src/document/leanDocument';
 import { ISyncedDocument } from '../src/lsp/projectConnection';
-import { IContentChange } from '../src/lsp/protocol';
+import {
+  IContentChange,
+  ITextDocumentPositionParams
+} from '../src/lsp/protocol';
 import { ResponseError } from '../src/lsp/jsonrpc';
 
 class RecordingConnection implements IDocumentConnection {
   opened: ISyncedDocument[] = [];
   changes: { version: number; changes: readonly IContentChange[] }[] = [];
   closed = 0;
-  requests: { method: string; params: any }[] = [];
+  requests: { method: string; params: unknown }[] = [];
   answers = new Map<string, unknown>();
 
   open(document: ISyncedDocument) {
@@ -240,7 +243,9 @@ describe('LeanDocument', () => {
       termGoal: null,
       version: 1
     });
-    expect(connection.requests.at(-1)!.params.position).toEqual({
+    const lastParams = connection.requests.at(-1)!
+      .params as ITextDocumentPositionParams;
+    expect(lastParams.position).toEqual({
       line: 2,
       character: 2
     });

@@ -3,9 +3,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 // Lumino's drag and drop (loaded with its widgets) needs DragEvent, which jsdom lacks.
 vi.hoisted(() => {
-  const scope = globalThis as any;
+  const scope = globalThis as {
+    DragEvent?: unknown;
+    MouseEvent: typeof MouseEvent;
+  };
   scope.DragEvent ??= class extends scope.MouseEvent {};
 });
+
+import type { IRenderMime } from '@jupyterlab/rendermime';
+import type { KernelMessage } from '@jupyterlab/services';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import {
   GoalsView,
@@ -36,7 +43,7 @@ function sub(ref: string, text: TaggedText): TaggedText {
 }
 
 /** As the kernel sends it for `theorem t (p : N → Prop) (x : N) (h : p x) : p x := by skip`. */
-function kernelPayload(): any {
+function kernelPayload(): Record<string, unknown> {
   return {
     version: 1,
     kind: 'goals',
@@ -273,17 +280,23 @@ describe('GoalsView', () => {
 class FakeComm implements ICommLike {
   isDisposed = false;
   opened = 0;
-  sent: any[] = [];
-  onMsg: (msg: any) => void = () => undefined;
-  onClose: (msg: any) => void = () => undefined;
+  sent: unknown[] = [];
+  onMsg: (msg: KernelMessage.ICommMsgMsg) => void = () => undefined;
+  onClose: (msg: KernelMessage.ICommCloseMsg) => void = () => undefined;
   open(): void {
     this.opened++;
   }
-  send(data: any): void {
+  send(data: unknown): void {
     this.sent.push(data);
   }
-  reply(data: any): void {
-    this.onMsg({ content: { comm_id: 'c', data } });
+  reply(data: unknown): void {
+    // Only the content's data is read: the rest of the message is left out.
+    this.onMsg({
+      content: { comm_id: 'c', data }
+    } as unknown as KernelMessage.ICommMsgMsg);
+  }
+  close(): void {
+    this.onClose({} as KernelMessage.ICommCloseMsg);
   }
   dispose(): void {
     this.isDisposed = true;
@@ -359,7 +372,7 @@ describe('KernelRpc', () => {
     const kernel = new FakeKernel();
     const rpc = new KernelRpc(kernel, 1000);
     const call = rpc.call(target, INFO_TO_INTERACTIVE, {}, position);
-    kernel.comms[0].onClose({});
+    kernel.comms[0].close();
     expect((await call).kind).toBe('ended');
   });
 
@@ -389,8 +402,14 @@ describe('KernelRpc', () => {
 });
 
 describe('LeanGoalsRenderer', () => {
-  function model(data: Record<string, unknown>): any {
-    return { data, metadata: {}, trusted: false, setData: () => undefined };
+  function model(data: Record<string, unknown>): IRenderMime.IMimeModel {
+    // Output data is JSON; the payload's types just do not say so.
+    return {
+      data: data as ReadonlyPartialJSONObject,
+      metadata: {},
+      trusted: false,
+      setData: () => undefined
+    };
   }
 
   it("relays hovers to the output's kernel, and goes static without one", async () => {

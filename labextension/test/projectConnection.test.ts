@@ -6,6 +6,10 @@ import {
   LeanProjectConnection,
   NotConnectedError
 } from '../src/lsp/projectConnection';
+import {
+  ILeanFileProgressParams,
+  IPublishDiagnosticsParams
+} from '../src/lsp/protocol';
 import { ApiError } from '../src/lsp/sessionApi';
 import { FakeApi, MemoryStore, SocketRecorder } from './fakeServer';
 
@@ -15,16 +19,16 @@ class FakeDocument implements ISyncedDocument {
     public text: string,
     public version = 1
   ) {}
-  diagnostics: any[] = [];
-  progress: any[] = [];
+  diagnostics: IPublishDiagnosticsParams[] = [];
+  progress: ILeanFileProgressParams[] = [];
   reopened = 0;
   openSnapshot() {
     return { text: this.text, version: this.version };
   }
-  handleDiagnostics(params: any) {
+  handleDiagnostics(params: IPublishDiagnosticsParams) {
     this.diagnostics.push(params);
   }
-  handleFileProgress(params: any) {
+  handleFileProgress(params: ILeanFileProgressParams) {
     this.progress.push(params);
   }
   handleReopened() {

@@ -222,7 +222,11 @@ function readIdentifier(stream: StringStream): string {
   // Dotted names (`Nat.succ`) and «escaped» parts read as one identifier.
   for (;;) {
     if (stream.match('«')) {
-      stream.skipTo('»') ? stream.next() : stream.skipToEnd();
+      if (stream.skipTo('»')) {
+        stream.next();
+      } else {
+        stream.skipToEnd();
+      }
     } else {
       stream.match(IDENT_REST);
     }

@@ -17,9 +17,9 @@ import { IPosition, IRange } from '../lsp/protocol';
 export interface IBridgeConnection {
   readonly isReady: boolean;
   readonly initializeResult: unknown;
-  readonly statusChanged: ISignal<any, IConnectionStatus>;
-  readonly notificationReceived: ISignal<any, INotificationEvent>;
-  readonly notificationSent: ISignal<any, INotificationEvent>;
+  readonly statusChanged: ISignal<IBridgeConnection, IConnectionStatus>;
+  readonly notificationReceived: ISignal<IBridgeConnection, INotificationEvent>;
+  readonly notificationSent: ISignal<IBridgeConnection, INotificationEvent>;
   request<T>(method: string, params: unknown, timeoutMs?: number): Promise<T>;
   notify(method: string, params: unknown): boolean;
 }

@@ -1,3 +1,5 @@
+import type { KernelMessage } from '@jupyterlab/services';
+
 import { IRpcTarget, RpcRef } from './payload';
 
 /** The comm target of the kernel's RPC relay (`lean_kernel/interactive.py`). */
@@ -15,10 +17,10 @@ export type RpcAnswer =
 /** The parts of a JupyterLab comm this client uses. */
 export interface ICommLike {
   readonly isDisposed: boolean;
-  open(data?: any): unknown;
-  send(data: any): unknown;
-  onMsg: (msg: any) => void | PromiseLike<void>;
-  onClose: (msg: any) => void | PromiseLike<void>;
+  open(data?: unknown): unknown;
+  send(data: unknown): unknown;
+  onMsg: (msg: KernelMessage.ICommMsgMsg) => void | PromiseLike<void>;
+  onClose: (msg: KernelMessage.ICommCloseMsg) => void | PromiseLike<void>;
   dispose(): void;
 }
 
@@ -107,16 +109,12 @@ export class KernelRpc {
     return comm;
   }
 
-  private _received(data: any): void {
-    if (
-      typeof data !== 'object' ||
-      data === null ||
-      typeof data.id !== 'number'
-    ) {
+  private _received(data: unknown): void {
+    if (!isRecord(data) || typeof data.id !== 'number') {
       return;
     }
     const error = data.error;
-    if (typeof error === 'object' && error !== null) {
+    if (isRecord(error)) {
       const message = String(error.message ?? 'error');
       this._settle(
         data.id,
@@ -144,6 +142,10 @@ export class KernelRpc {
       this._settle(id, { kind: 'ended', message });
     }
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 const clients = new WeakMap<IKernelLike, KernelRpc>();
