@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  longestIncreasingSubsequence,
-  planReconcile
-} from '../src/document/reconcile';
 import { editsFromDelta, minimalEdit } from '../src/document/textEdits';
 
 function applyEdits(
@@ -75,32 +71,5 @@ describe('minimalEdit', () => {
     expect(edit).toEqual({ from: 1, to: 3, insert: '𝔾' });
     const edit2 = minimalEdit('a𝔽', 'a𝔽𝔽')!;
     expect(applyEdits('a𝔽', [edit2])).toBe('a𝔽𝔽');
-  });
-});
-
-describe('planReconcile', () => {
-  it('finds a longest increasing subsequence', () => {
-    expect(longestIncreasingSubsequence([])).toEqual([]);
-    const values = [3, 1, 4, 1, 5, 9, 2, 6];
-    const lis = longestIncreasingSubsequence(values).map(i => values[i]);
-    expect(lis).toHaveLength(4);
-    expect([...lis].sort((a, b) => a - b)).toEqual(lis);
-  });
-
-  it('plans a move as one removal and one insertion', () => {
-    expect(planReconcile(['a', 'b', 'c', 'd'], ['a', 'c', 'd', 'b'])).toEqual({
-      remove: ['b'],
-      insert: [{ id: 'b', index: 3 }]
-    });
-  });
-
-  it('plans additions and deletions', () => {
-    expect(planReconcile(['a', 'b'], ['x', 'b', 'y'])).toEqual({
-      remove: ['a'],
-      insert: [
-        { id: 'x', index: 0 },
-        { id: 'y', index: 2 }
-      ]
-    });
   });
 });
