@@ -7,14 +7,12 @@ manager). Without network it says so; it never stops JupyterLab from starting.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
 
-from .session.command import COMMAND_ENV_VAR, INSTALL_HINT, find_tool, lean_version
-
-ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
-ELAN_INSTALL = f"curl -sSfL {ELAN_INIT_URL} | sh -s -- -y --default-toolchain stable"
+from .session import COMMAND_ENV_VAR, ELAN_INSTALL, INSTALL_HINT, find_tool, lean_version
 
 
 def lean_status() -> tuple[bool, str]:
@@ -24,7 +22,7 @@ def lean_status() -> tuple[bool, str]:
     lean = find_tool("lean")
     if lean is None:
         return False, "Lean 4 is not installed (no `lean` on PATH or in ~/.elan/bin)."
-    version = lean_version() or "version unknown"
+    version = asyncio.run(lean_version()) or "version unknown"
     lake = find_tool("lake")
     return True, f"Lean found: {lean} ({version}); lake: {lake or 'not found'}"
 

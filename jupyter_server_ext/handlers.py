@@ -25,24 +25,22 @@ from tornado.log import app_log, gen_log
 from tornado.websocket import WebSocketHandler
 
 from .admin import is_admin
-from .session import LeanSession, LeanSessionManager, SessionError
-from .session import session as session_module
-from .session.command import (
+from .lsp_connection import LspConnection
+from .session import (
+    CLOSE_NO_SESSION,
     INSTALL_HINT,
-    LeanNotFound,
+    LeanSession,
+    LeanSessionManager,
+    LeanUnavailable,
+    SessionError,
     executable_exists,
     has_lakefile,
     lean_version,
 )
-from .session.guard import parse_client_frame
-from .session.lsp import PARSE_ERROR, JsonObject, dumps, error_response, notification
-from .ws_frames import CoalescingMixin
 
 AUTH_RESOURCE = "lean"
 _SINGLE_PRINCIPAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
 _SERVER_OWNER = getpass.getuser()
-SESSION_NOTIFICATION = "$/jupyterLean/session"
-CLOSE_NO_SESSION = 4404
 _SESSION_ID = r"(?P<session_id>[A-Za-z0-9_-]{1,64})"
 
 
@@ -124,8 +122,8 @@ class HealthHandler(LeanAPIHandler):
         lean: dict[str, Any] = {"found": False, "command": None, "version": None}
         try:
             command = manager.command_for("default")
-        except LeanNotFound as exc:
-            lean["message"] = str(exc)
+        except LeanUnavailable as exc:
+            lean["message"] = exc.message
         else:
             lean["command"] = command.argv
             lean["origin"] = command.origin
@@ -156,7 +154,7 @@ class HealthHandler(LeanAPIHandler):
     async def _cached_version(self) -> str | None:
         cache = self.settings.setdefault("lean_version_cache", {})
         if "version" not in cache:
-            cache["version"] = await asyncio.to_thread(lean_version)
+            cache["version"] = await lean_version()
         return cache["version"]
 
 
@@ -228,16 +226,9 @@ class SessionHandler(LeanAPIHandler):
         self.finish()
 
 
-def close_reason(reason: str) -> str:
-    """WebSocket close reasons are limited to 123 bytes of UTF-8."""
-    encoded = reason.encode()[:120]
-    return encoded.decode(errors="ignore")
-
-
 class LeanSocketHandler(
     LeanMixin,
     WebSocketMixin,
-    CoalescingMixin,
     WebSocketHandler,
     ExtensionHandlerMixin,
     JupyterHandler,
@@ -295,9 +286,11 @@ class LeanSocketHandler(
 
 
 class LspSocketHandler(LeanSocketHandler):
-    """One LSP client: JSON-RPC messages as text frames, relayed to and from its session."""
+    """One LSP client: JSON-RPC messages as text frames, relayed to and from its session by a
+    connection object (``lsp_connection.py``)."""
 
     created_session = False
+    connection: LspConnection | None = None
 
     @ws_authenticated
     async def get(self, session_id: str | None = None) -> None:
@@ -320,7 +313,7 @@ class LspSocketHandler(LeanSocketHandler):
         try:
             await super().get(session_id=session_id)
         finally:
-            if self.created_session and self.get_status() != 101:
+            if self.created_session and self.get_status() != 101 and self.session is not None:
                 # Not upgraded after all (a check this handler does not know about): the
                 # session was made for this connection alone.
                 await self.manager.delete(self.session.id, self.username)
@@ -331,56 +324,20 @@ class LspSocketHandler(LeanSocketHandler):
         # progress and diagnostics): with Nagle's algorithm the second waits for the client's
         # delayed ACK, 40 ms on Linux.
         self.set_nodelay(True)
-        session = self.session
-        if session is None:
+        if self.session is None:
             self.close(CLOSE_NO_SESSION, "no such Lean session")
             return
-        if self.created_session:
-            self.deliver(notification(SESSION_NOTIFICATION, {"id": session.id}))
-        if session.exit_code is not None:
-            self.close_session(4410, session.exit_reason or "Lean session ended")
-            return
-        session.attach(self)
+        self.connection = LspConnection(self, self.session)
+        self.connection.open(self.created_session)
 
     def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
-        session = self.session
-        if session is None:
+        if self.connection is None:
             return None
-        if isinstance(message, bytes):
-            try:
-                message = message.decode()
-            except UnicodeDecodeError:
-                self.deliver(error_response(None, PARSE_ERROR, "Parse error: frame is not UTF-8"))
-                return None
-        parsed, error = parse_client_frame(message)
-        if error is not None:
-            self.deliver(error)
-            return None
-        assert parsed is not None
-        session.receive(self, parsed, message)
-        # Backpressure: while Lean has not taken what it was given, read no further frames
-        # (Tornado waits for a returned future before reading the next one).
-        if session.input_backlog() > session_module.STDIN_PAUSE_BYTES:
-            return session.input_drained()
-        return None
+        return self.connection.handle_incoming(message)
 
     def on_close(self) -> None:
-        if self.session is not None:
-            self.session.detach(self)
-
-    # ClientConnection
-    def deliver(self, message: JsonObject, raw: str | None = None) -> None:
-        self.send_text(raw if raw is not None else dumps(message))
-
-    # FlowControlledClient
-    def backlog(self) -> int:
-        return self.write_backlog()
-
-    def drained(self) -> asyncio.Future[Any]:
-        return self.write_drained()
-
-    def close_session(self, code: int, reason: str) -> None:
-        self.close(code, close_reason(reason))
+        if self.connection is not None:
+            self.connection.on_close()
 
 
 def handlers() -> list[tuple[str, type[web.RequestHandler]]]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .session.coalesce import TurnCoalescer
+from .session import TurnCoalescer, close_reason
 
 _FIN_TEXT = 0x81  # FIN bit + opcode 1 (text); frames from a server are never masked
 _HEADER_SHORT = struct.Struct("!BB")
@@ -64,8 +64,29 @@ class CoalescedWriter:
             return
         self._frames.push(text_frame(text.encode()))
 
-    def queued_bytes(self) -> int:
-        return self._frames.queued_bytes
+    def backlog(self) -> int:
+        """Bytes queued or written to the WebSocket and not yet taken by the network."""
+        connection = self._handler.ws_connection
+        stream = getattr(connection, "stream", None) if connection is not None else None
+        # Tornado's IOStream keeps the count; reading it costs nothing per message, unlike a
+        # done-callback on every write (an event-loop round per message).
+        buffer = getattr(stream, "_write_buffer", None)
+        return self._frames.queued_bytes + (len(buffer) if buffer is not None else 0)
+
+    def drained(self) -> asyncio.Future[Any]:
+        """Resolves once everything sent so far has been taken by the network."""
+        self.flush()
+        last_write = self.last_write
+        if last_write is None or last_write.done():
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return last_write
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the WebSocket after what was queued (the close frame must come last)."""
+        self.flush()
+        self._handler.close(code, close_reason(reason))
 
     def flush(self) -> None:
         """Write everything queued now (also before a close frame, which must come after)."""
@@ -75,56 +96,12 @@ class CoalescedWriter:
         connection = self._handler.ws_connection
         if connection is None or connection.is_closing():
             return
+        stream = getattr(connection, "stream", None)
+        if stream is None:
+            return
         try:
-            write = connection.stream.write(data)  # type: ignore[attr-defined]
+            write = stream.write(data)
         except StreamClosedError:
             return
         write.add_done_callback(_consume_result)
         self.last_write = write
-
-
-if TYPE_CHECKING:
-    _HandlerBase = WebSocketHandler
-else:
-    _HandlerBase = object
-
-
-class CoalescingMixin(_HandlerBase):
-    """For a Tornado WebSocketHandler: ``send_text`` coalesces, ``close`` sends what was queued
-    before the close frame, ``write_backlog``/``write_drained`` are the outgoing flow control."""
-
-    _coalesced_writer: CoalescedWriter | None = None
-
-    def send_text(self, text: str) -> None:
-        if self._coalesced_writer is None:
-            self._coalesced_writer = CoalescedWriter(self)
-        self._coalesced_writer.send(text)
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None:
-        if self._coalesced_writer is not None:
-            self._coalesced_writer.flush()
-        super().close(code, reason)
-
-    def write_backlog(self) -> int:
-        """Bytes queued or written to the WebSocket and not yet taken by the network."""
-        connection = self.ws_connection
-        stream = getattr(connection, "stream", None) if connection is not None else None
-        # Tornado's IOStream keeps the count; reading it costs nothing per message, unlike a
-        # done-callback on every write (an event-loop round per message).
-        buffer = getattr(stream, "_write_buffer", None)
-        writer = self._coalesced_writer
-        return (writer.queued_bytes() if writer is not None else 0) + (
-            len(buffer) if buffer is not None else 0
-        )
-
-    def write_drained(self) -> asyncio.Future[Any]:
-        """Resolves once everything sent so far has been taken by the network."""
-        last_write = None
-        if self._coalesced_writer is not None:
-            self._coalesced_writer.flush()
-            last_write = self._coalesced_writer.last_write
-        if last_write is None or last_write.done():
-            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-        return last_write

@@ -22,9 +22,9 @@ from tornado import web
 
 from .._version import __version__
 from ..admin import is_admin
-from ..handlers import AUTH_RESOURCE, CLOSE_NO_SESSION, LeanMixin, LeanSocketHandler, close_reason
-from ..session.lsp import dumps
-from ..session.session import CLOSE_SESSION_ENDED
+from ..handlers import AUTH_RESOURCE, LeanMixin, LeanSocketHandler
+from ..session import CLOSE_NO_SESSION, CLOSE_SESSION_ENDED, dumps
+from ..ws_frames import CoalescedWriter
 
 STATIC_DIR = Path(__file__).with_name("static")
 PAGE = STATIC_DIR / "console.html"
@@ -81,6 +81,7 @@ class TraceSocketHandler(LeanSocketHandler):
 
     auth_action = "read"
     dropped = 0
+    writer: CoalescedWriter
 
     @property
     def max_message_size(self) -> int:  # type: ignore[override]
@@ -99,9 +100,10 @@ class TraceSocketHandler(LeanSocketHandler):
         if session is None:
             self.close(CLOSE_NO_SESSION, "no such Lean session")
             return
-        self.send_text(dumps({"event": "watching", "session": session.to_json()}))
+        self.writer = CoalescedWriter(self)
+        self.writer.send(dumps({"event": "watching", "session": session.to_json()}))
         if session.exit_code is not None:
-            self.close(CLOSE_SESSION_ENDED, close_reason(session.exit_reason or "ended"))
+            self.writer.close(CLOSE_SESSION_ENDED, session.exit_reason or "ended")
             return
         session.trace.add(self)
 
@@ -114,16 +116,16 @@ class TraceSocketHandler(LeanSocketHandler):
 
     # TraceWatcher
     def trace(self, frame: str) -> None:
-        if self.write_backlog() > TRACE_BACKLOG_LIMIT:
+        if self.writer.backlog() > TRACE_BACKLOG_LIMIT:
             self.dropped += 1
             return
         if self.dropped:
-            self.send_text(dumps({"event": "dropped", "count": self.dropped}))
+            self.writer.send(dumps({"event": "dropped", "count": self.dropped}))
             self.dropped = 0
-        self.send_text(frame)
+        self.writer.send(frame)
 
     def close_trace(self, code: int, reason: str) -> None:
-        self.close(code, close_reason(reason))
+        self.writer.close(code, reason)
 
 
 def console_handlers(session_id_pattern: str) -> list[tuple[Any, ...]]:

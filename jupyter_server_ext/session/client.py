@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .lsp import JsonObject, notification, result_response
-from .session import LeanRequestError, LeanSession
+from .pending import LeanRequestError
+from .session import LeanSession
 
 NotificationHandler = Callable[[str, Any], None]
 

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import LeanUnavailable
 
 COMMAND_ENV_VAR = "JUPYTER_LEAN_COMMAND"
 LAKEFILES = ("lakefile.lean", "lakefile.toml")
 
+ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
+ELAN_INSTALL = f"curl -sSfL {ELAN_INIT_URL} | sh -s -- -y --default-toolchain stable"
+# How to get Lean, said wherever Lean is missing (health, sessions, the kernel, the doctor).
 INSTALL_HINT = (
-    "Lean 4 was not found on PATH or in ~/.elan/bin. Install it with elan, Lean's toolchain "
-    "manager: `curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf "
-    "| sh -s -- -y --default-toolchain stable`, then restart Jupyter (or set "
-    f"{COMMAND_ENV_VAR} / c.LeanSessionManager.lean_command to the command that starts a Lean "
-    "server). See https://lean-lang.org/install/."
+    f"Install it with elan, Lean's toolchain manager: `{ELAN_INSTALL}`, then restart Jupyter "
+    f"(or set {COMMAND_ENV_VAR} / c.LeanSessionManager.lean_command to the command that starts "
+    "a Lean server). See https://lean-lang.org/install/."
 )
+NOT_FOUND = "Lean 4 was not found on PATH or in ~/.elan/bin."
 
 
-class LeanNotFound(Exception):
+def lean_not_found(tried: list[str]) -> LeanUnavailable:
     """No Lean toolchain (or configured command) could be found."""
-
-    def __init__(self, tried: list[str]) -> None:
-        self.tried = tried
-        super().__init__(f"{INSTALL_HINT} Tried: {', '.join(tried)}.")
+    return LeanUnavailable(f"{NOT_FOUND} {INSTALL_HINT} Tried: {', '.join(tried)}.")
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ def resolve_command(configured: list[str], project_dir: str) -> LeanCommand:
     if has_lakefile(project_dir):
         lake = find_tool("lake")
         if lake is None:
-            raise LeanNotFound(["lake (the project has a lakefile)"])
+            raise lean_not_found(["lake (the project has a lakefile)"])
         return LeanCommand([lake, "serve", "--"], project_dir, "lake")
     lean = find_tool("lean")
     if lean is None:
-        raise LeanNotFound(["lean", "~/.elan/bin/lean"])
+        raise lean_not_found(["lean", "~/.elan/bin/lean"])
     return LeanCommand([lean, "--server"], project_dir, "lean")
 
 
@@ -78,15 +79,29 @@ def executable_exists(argv: list[str]) -> bool:
     return shutil.which(program) is not None
 
 
-def lean_version(timeout: float = 10.0) -> str | None:
-    """`lean --version` of the toolchain on PATH, or None when there is none."""
+async def lean_version(cwd: str | None = None, timeout: float = 10.0) -> str | None:
+    """`lean --version` as run in ``cwd`` (elan picks the project's toolchain there); None when
+    there is no Lean, or it does not say."""
     lean = find_tool("lean")
     if lean is None:
         return None
     try:
-        done = subprocess.run(
-            [lean, "--version"], capture_output=True, text=True, timeout=timeout, check=False
+        process = await asyncio.create_subprocess_exec(
+            lean,
+            "--version",
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        return None
+    if process.returncode != 0:
+        return None
+    return output.decode(errors="replace").strip() or None

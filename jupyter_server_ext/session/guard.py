@@ -367,3 +367,17 @@ def sanitize_client_error(error: Any) -> JsonObject:
     if "data" in error:
         clean["data"] = error["data"]
     return clean
+
+
+def rebuilt_params(method: str, params: JsonObject) -> JsonObject | None:
+    """The checked params of a notification Lean decodes strictly, rebuilt with only the fields
+    it reads; None for a method whose params pass as they came (rpc keep-alives, unknown `$/`
+    methods)."""
+    if method == "textDocument/didSave":
+        saved: JsonObject = {"textDocument": {"uri": params["textDocument"]["uri"]}}
+        if isinstance(params.get("text"), str):
+            saved["text"] = params["text"]
+        return saved
+    if method == "workspace/didChangeWatchedFiles":
+        return {"changes": [{"uri": c["uri"], "type": c["type"]} for c in params["changes"]]}
+    return None

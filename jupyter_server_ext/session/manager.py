@@ -14,61 +14,33 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from . import metrics, toolchain, usage
-from .command import LeanCommand, LeanNotFound, executable_exists, find_tool, resolve_command
+from . import metrics, toolchain
+from .command import LeanCommand, executable_exists, resolve_command
 from .documents import DocumentBudget
-from .process import LaunchSpec, ResourceLimits, add_lean_flags
-from .projects import UnsafeProject, check_project_dir, unreachable_by_others
+from .errors import LeanUnavailable, ServerFull, TooManySessions, UnknownProject
+from .monitor import UsageMonitor
+from .process import LaunchSpec, ResourceLimits
+from .projects import UnsafeProject, check_project_dir
 from .sandbox import (
     SANDBOX_MODES,
     SandboxUnavailable,
     bwrap_problem,
     effective_mode,
-    tmpfs_mounts,
 )
-from .session import LeanSession, SessionState
-from .smoke import SmokeResult, smoke_test
+from .session import LeanSession
+from .smoke import HealthCheck, SmokeResult
+from .state import SessionState
+from .warmpool import REFILL_AFTER_TAKE_S, WarmPool
 
 GiB = 1 << 30
 MiB = 1 << 20
 NOBODY_UID = 65534
-# A refill after a hand-out waits this long, so that starting the replacement server (a fork, an
-# exec and a CPU-bound start) does not compete with the session being handed out.
-REFILL_AFTER_TAKE_S = 0.25
-
-
-class SessionError(Exception):
-    """A session could not be created or found; ``status`` is the HTTP status it maps to."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
-
-
-class UnknownProject(SessionError):
-    status = 400
-
-
-class TooManySessions(SessionError):
-    status = 429
-
-
-class ServerFull(SessionError):
-    status = 503
-
-
-class LeanUnavailable(SessionError):
-    """Lean is missing, or the sandbox that was asked for cannot run."""
-
-    status = 503
 
 
 class LeanSessionManager(LoggingConfigurable):
@@ -210,6 +182,14 @@ class LeanSessionManager(LoggingConfigurable):
         "enter workspace_root.",
     ).tag(config=True)
 
+    in_kernel = Bool(
+        False,
+        help="Set by the kernel (not a setting): the manager serves one in-process client that "
+        "culls its own Lean between cells, so there is no culler here (it could stop Lean under "
+        "a running cell) and no warm pool (its servers would go unused); and Lean reports at "
+        "once unless report_delay_ms is set (a cell reaches Lean whole).",
+    )
+
     @default("projects")
     def _default_projects(self) -> dict[str, str]:
         return {"default": self.root_dir or os.getcwd()}
@@ -232,15 +212,22 @@ class LeanSessionManager(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sessions: dict[str, LeanSession] = {}
-        self._warm: dict[str, list[LeanSession]] = {}
-        self._refills: set[asyncio.Task[None]] = set()
+        self._warm = WarmPool(
+            self._new_session,
+            self._stop,
+            lambda: 0 if self.in_kernel else self.warm_pool_size,
+            self.log,
+        )
         self._cull_task: asyncio.Task[None] | None = None
-        self._usage_task: asyncio.Task[None] | None = None
+        self._usage = UsageMonitor(
+            self.live_sessions, lambda: (self.memory_limit, self.cpu_time_limit)
+        )
         self.activity_listeners: list[Callable[[datetime], None]] = []
         self._closing = False
         self._started = False
-        self._smoke: SmokeResult | None = None
-        self._smoke_task: asyncio.Task[SmokeResult] | None = None
+        self._health = HealthCheck(
+            lambda: self._new_session("default"), lambda: self.health_check_interval
+        )
         self.document_budget = DocumentBudget(
             max_document_bytes=self.max_document_size,
             max_open_documents=self.max_open_documents,
@@ -251,7 +238,7 @@ class LeanSessionManager(LoggingConfigurable):
 
     def session_states(self) -> list[str]:
         """One state name per session, "warm" for the warm pool (read by /metrics)."""
-        warm = ["warm" for pool in self._warm.values() for _ in pool]
+        warm = self._warm.states()
         return [s.state.value for s in self.sessions.values()] + warm
 
     # -- configuration views ---------------------------------------------------------------
@@ -302,28 +289,22 @@ class LeanSessionManager(LoggingConfigurable):
         if self._started:
             return
         self._started = True
-        if self.idle_timeout > 0:
+        if self.idle_timeout > 0 and not self.in_kernel:
             self._cull_task = asyncio.create_task(self._cull_loop())
-        if self.usage_interval > 0:
-            self._usage_task = asyncio.create_task(self._usage_loop())
-        if self.warm_pool_size > 0:
+        self._usage.start(self.usage_interval)
+        if self.warm_pool_size > 0 and not self.in_kernel:
             for project in self.projects:
-                self._schedule_refill(project)
+                self._warm.schedule_refill(project)
 
     async def shutdown(self) -> None:
         """Stop every Lean server; returns when all are reaped."""
         self._closing = True
-        for task in (self._cull_task, self._usage_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        for task in list(self._refills):
-            task.cancel()
-        await asyncio.gather(*self._refills, return_exceptions=True)
-        warm = [s for pool in self._warm.values() for s in pool]
-        everything = list(self.sessions.values()) + warm
-        self._warm.clear()
+        if self._cull_task is not None:
+            self._cull_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cull_task
+        await self._usage.stop()
+        everything = list(self.sessions.values()) + await self._warm.close()
         await asyncio.gather(
             *(self._stop(session, "server shutting down") for session in everything),
             return_exceptions=True,
@@ -357,7 +338,7 @@ class LeanSessionManager(LoggingConfigurable):
             raise ServerFull(
                 f"this server runs {self.max_sessions} Lean sessions, its limit; try again later"
             )
-        session = self._take_warm(project)
+        session = self._warm.take(project)
         if session is None:
             session = await self._new_session(project)
             self.sessions[session.id] = session
@@ -371,7 +352,7 @@ class LeanSessionManager(LoggingConfigurable):
             session.owner = owner
             self.sessions[session.id] = session
             session.touch()
-        self._schedule_refill(project, delay=REFILL_AFTER_TAKE_S)
+        self._warm.schedule_refill(project, delay=REFILL_AFTER_TAKE_S)
         return session
 
     async def _new_session(self, project: str) -> LeanSession:
@@ -379,13 +360,11 @@ class LeanSessionManager(LoggingConfigurable):
         try:
             command = self.command_for(project)
             sandbox = effective_mode(self.sandbox, self.run_as_uid())
-        except LeanNotFound as exc:
-            raise LeanUnavailable(str(exc)) from exc
         except SandboxUnavailable as exc:
             raise LeanUnavailable(str(exc)) from exc
         if not executable_exists(command.argv):
             raise LeanUnavailable(f"the Lean command {command.argv[0]!r} was not found")
-        argv, env = await self.launch_command(command)
+        argv, env = await toolchain.launch_command(command, self.lean_flags(), self.run_as_uid())
         session_id = secrets.token_urlsafe(16)
         workspace = os.path.join(self.workspace_root, session_id)
         os.makedirs(workspace, mode=0o700, exist_ok=True)
@@ -423,50 +402,16 @@ class LeanSessionManager(LoggingConfigurable):
             flags.append(f"-M{max(256, int(self.memory_limit * 0.75) >> 20)}")
         if self.pass_lean_limits and self.heartbeat_limit:
             flags.append(f"-DmaxHeartbeats={self.heartbeat_limit}")
-        if self.report_delay_ms >= 0:
-            flags.append(f"-Dserver.reportDelayMs={self.report_delay_ms}")
+        delay = 0 if self.in_kernel and self.report_delay_ms < 0 else self.report_delay_ms
+        if delay >= 0:
+            flags.append(f"-Dserver.reportDelayMs={delay}")
         return flags
 
-    async def launch_command(self, command: LeanCommand) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment that start ``command``.
-
-        `lean` and `lake` (found, or configured by that name) run as their toolchain's own
-        binaries, resolved here, outside any sandbox (toolchain.py), with the flags of
-        ``lean_flags`` that this Lean accepts. Other commands (wrappers, test stand-ins) run as
-        they are."""
-        env = dict(os.environ)
-        program = os.path.basename(command.argv[0])
-        if program not in ("lean", "lake"):
-            return list(command.argv), env
-        sibling = os.path.join(os.path.dirname(command.argv[0]), "lean")
-        lean = (
-            sibling
-            if os.sep in command.argv[0] and os.path.isfile(sibling)
-            else (find_tool("lean") or "lean")
-        )
-        try:
-            found = await toolchain.resolve(lean, command.cwd)
-            flags = await toolchain.accepted_flags(found, self.lean_flags())
-        except toolchain.ToolchainProblem as exc:
-            raise LeanUnavailable(f"Lean's toolchain could not be found: {exc}") from exc
-        real = found.tool(program)
-        if not os.path.isfile(real):
-            raise LeanUnavailable(f"the Lean toolchain at {found.prefix} has no `{program}`")
-        uid = self.run_as_uid()
-        if uid is not None:
-            for what, path in (("toolchain", real), ("project", command.cwd)):
-                blocked = unreachable_by_others(path)
-                if blocked is not None:
-                    raise LeanUnavailable(
-                        f"Lean runs as uid {uid} (the server runs as root and process_limit is "
-                        f"set, or lean_uid), and that user cannot reach the {what} {path}: "
-                        f"{blocked} is not open to other users. Make it readable (chmod o+rx), "
-                        "install the toolchain outside /root (e.g. ELAN_HOME=/opt/elan), or set "
-                        "c.LeanSessionManager.lean_uid to a user who can read it."
-                    )
-        # Whatever runs `lean` or `lake` by name inside (Lake, #eval) gets this toolchain too.
-        env["PATH"] = os.pathsep.join([os.path.dirname(real), env.get("PATH", "")])
-        return add_lean_flags([real, *command.argv[1:]], list(flags)), env
+    def kill_now(self) -> None:
+        """SIGKILL every session's Lean (its whole process group) without waiting: for a
+        process ending without shutdown() (the kernel's atexit)."""
+        for session in list(self.sessions.values()):
+            session.kill_now()
 
     async def delete(self, session_id: str, owner: str) -> bool:
         session = self.get(session_id, owner)
@@ -483,10 +428,7 @@ class LeanSessionManager(LoggingConfigurable):
             shutil.rmtree(session.workspace_dir, ignore_errors=True)
 
     def _session_exited(self, session: LeanSession) -> None:
-        for pool in self._warm.values():
-            if session in pool:
-                pool.remove(session)
-                shutil.rmtree(session.workspace_dir, ignore_errors=True)
+        self._warm.session_exited(session)
 
     def _activity(self, session: LeanSession) -> None:
         for listener in self.activity_listeners:
@@ -518,113 +460,14 @@ class LeanSessionManager(LoggingConfigurable):
     async def check_lean(self, refresh: bool = False) -> SmokeResult:
         """Whether Lean works as configured (smoke.py); reused for ``health_check_interval``
         seconds, and one check at a time however many ask."""
-        fresh = (
-            self._smoke is not None
-            and (datetime.now(self._smoke.checked.tzinfo) - self._smoke.checked).total_seconds()
-            < self.health_check_interval
-        )
-        if self._smoke is not None and fresh and not refresh:
-            return self._smoke
-        if self._smoke_task is None or self._smoke_task.done():
-            self._smoke_task = asyncio.create_task(self._run_smoke_test())
-        self._smoke = await asyncio.shield(self._smoke_task)
-        return self._smoke
+        return await self._health.result(refresh)
 
-    async def _run_smoke_test(self) -> SmokeResult:
-        try:
-            session = await self._new_session("default")
-        except SessionError as exc:
-            return SmokeResult(False, 0.0, exc.message, datetime.now(timezone.utc))
-        try:
-            return await smoke_test(session)
-        finally:
-            shutil.rmtree(session.workspace_dir, ignore_errors=True)
-
-    # -- resource usage --------------------------------------------------------------------
-
-    async def _usage_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.usage_interval)
-            await self.measure_usage()
+    # -- resource usage and the warm pool ---------------------------------------------------
 
     async def measure_usage(self) -> None:
-        """Measure every live session's Lean (one /proc pass, off the event loop) and end those
-        over ``memory_limit`` or ``cpu_time_limit``."""
-        live = [s for s in self.live_sessions() if s.pid is not None]
-        roots = {s.id: s.pid for s in live if s.pid is not None}
-        mounts = {s.id: tmpfs_mounts(s.workspace_dir) for s in live if s.sandboxed}
-        measured = await asyncio.to_thread(usage.measure, roots, mounts)
-        for session in live:
-            found = measured.get(session.id)
-            if found is None or session.state is SessionState.EXITED:
-                continue
-            session.usage = found
-            reason = self._over_limit(found)
-            if reason is not None:
-                metrics.SESSIONS_OVER_LIMIT.inc()
-                session.end_over_limit(reason)
-
-    def _over_limit(self, found: usage.ProcessTreeUsage) -> str | None:
-        if self.memory_limit and found.memory_bytes > self.memory_limit:
-            return (
-                f"the memory limit was reached: Lean used {found.memory_bytes // MiB} MiB "
-                f"(memory_limit is {self.memory_limit // MiB} MiB per session, for all of "
-                "its Lean processes and its /tmp and workspace)"
-            )
-        if self.cpu_time_limit and found.cpu_seconds > self.cpu_time_limit:
-            return (
-                f"the CPU time limit was reached: Lean used {found.cpu_seconds:.0f} s of CPU "
-                f"(cpu_time_limit is {self.cpu_time_limit} s per session)"
-            )
-        return None
-
-    # -- warm pool -------------------------------------------------------------------------
+        """Measure every live session now, and end those over a limit (monitor.py)."""
+        await self._usage.measure()
 
     async def wait_for_warm_pool(self) -> None:
         """Return once every refill of the warm pool that is under way has finished."""
-        while self._refills:
-            await asyncio.gather(*list(self._refills), return_exceptions=True)
-
-    def _take_warm(self, project: str) -> LeanSession | None:
-        pool = self._warm.get(project, [])
-        while pool:
-            session = pool.pop(0)
-            if session.state is SessionState.READY:
-                return session
-            self._discard_warm(session)
-        return None
-
-    def _discard_warm(self, session: LeanSession) -> None:
-        task = asyncio.create_task(self._stop(session, "warm pool"))
-        self._refills.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._refills.discard)  # type: ignore[arg-type]
-
-    def _schedule_refill(self, project: str, delay: float = 0.0) -> None:
-        if self.warm_pool_size <= 0 or self._closing:
-            return
-        task = asyncio.create_task(self._refill(project, delay))
-        self._refills.add(task)
-        task.add_done_callback(self._refills.discard)
-
-    async def _refill(self, project: str, delay: float = 0.0) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        pool = self._warm.setdefault(project, [])
-        while len(pool) < self.warm_pool_size and not self._closing:
-            try:
-                session = await self._new_session(project)
-            except SessionError as exc:
-                self.log.warning("Lean warm pool for %s not filled: %s", project, exc.message)
-                return
-            pool.append(session)
-            try:
-                await session.start()
-                await asyncio.wait_for(session.warm_up(), timeout=120)
-            except Exception as exc:
-                self.log.warning(
-                    "Lean warm pool for %s: a server failed to start: %s", project, exc
-                )
-                if session in pool:
-                    pool.remove(session)
-                await self._stop(session, "warm-up failed")
-                return
+        await self._warm.wait()

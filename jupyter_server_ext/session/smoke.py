@@ -9,13 +9,17 @@ with Lean's own words when it fails.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from .client import InProcessClient, SessionClosed
-from .session import LeanRequestError, LeanSession
+from .errors import SessionError
+from .pending import LeanRequestError
+from .session import LeanSession
 
 SMOKE_DOCUMENT = "prelude\n"
 SMOKE_TIMEOUT_S = 60.0
@@ -97,3 +101,42 @@ async def smoke_test(session: LeanSession) -> SmokeResult:
     return SmokeResult(
         problem is None, time.monotonic() - started, problem, datetime.now(timezone.utc)
     )
+
+
+class HealthCheck:
+    """The manager's smoke test, reused for ``interval()`` seconds, one at a time however many
+    ask. ``new_session`` builds (does not start) a session as a user's would be."""
+
+    def __init__(
+        self,
+        new_session: Callable[[], Awaitable[LeanSession]],
+        interval: Callable[[], float],
+    ) -> None:
+        self._new_session = new_session
+        self._interval = interval
+        self._result: SmokeResult | None = None
+        self._task: asyncio.Task[SmokeResult] | None = None
+
+    async def result(self, refresh: bool = False) -> SmokeResult:
+        last = self._result
+        fresh = (
+            last is not None
+            and (datetime.now(last.checked.tzinfo) - last.checked).total_seconds()
+            < self._interval()
+        )
+        if last is not None and fresh and not refresh:
+            return last
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        self._result = await asyncio.shield(self._task)
+        return self._result
+
+    async def _run(self) -> SmokeResult:
+        try:
+            session = await self._new_session()
+        except SessionError as exc:
+            return SmokeResult(False, 0.0, exc.message, datetime.now(timezone.utc))
+        try:
+            return await smoke_test(session)
+        finally:
+            shutil.rmtree(session.workspace_dir, ignore_errors=True)

@@ -21,6 +21,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .command import LeanCommand, find_tool
+from .errors import LeanUnavailable
+from .process import add_lean_flags
+from .projects import unreachable_by_others
+
 RESOLVE_TIMEOUT_S = 60.0
 # A resolution is reused this long: elan's default or a project's lean-toolchain may change
 # while the server runs, and asking costs a process start.
@@ -124,3 +129,47 @@ async def accepted_flags(toolchain: Toolchain, flags: Sequence[str]) -> tuple[st
             accepted = tuple([flag for flag in candidates if await _accepts(toolchain, [flag])])
         _accepted_flags[key] = accepted
     return _accepted_flags[key]
+
+
+async def launch_command(
+    command: LeanCommand, wanted_flags: list[str], run_as_uid: int | None
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that start ``command``.
+
+    `lean` and `lake` (found, or configured by that name) run as their toolchain's own
+    binaries, resolved here, outside any sandbox (toolchain.py), with the flags of
+    ``wanted_flags`` that this Lean accepts. Other commands (wrappers, test stand-ins) run as
+    they are."""
+    env = dict(os.environ)
+    program = os.path.basename(command.argv[0])
+    if program not in ("lean", "lake"):
+        return list(command.argv), env
+    sibling = os.path.join(os.path.dirname(command.argv[0]), "lean")
+    lean = (
+        sibling
+        if os.sep in command.argv[0] and os.path.isfile(sibling)
+        else (find_tool("lean") or "lean")
+    )
+    try:
+        found = await resolve(lean, command.cwd)
+        flags = await accepted_flags(found, wanted_flags)
+    except ToolchainProblem as exc:
+        raise LeanUnavailable(f"Lean's toolchain could not be found: {exc}") from exc
+    real = found.tool(program)
+    if not os.path.isfile(real):
+        raise LeanUnavailable(f"the Lean toolchain at {found.prefix} has no `{program}`")
+    uid = run_as_uid
+    if uid is not None:
+        for what, path in (("toolchain", real), ("project", command.cwd)):
+            blocked = unreachable_by_others(path)
+            if blocked is not None:
+                raise LeanUnavailable(
+                    f"Lean runs as uid {uid} (the server runs as root and process_limit is "
+                    f"set, or lean_uid), and that user cannot reach the {what} {path}: "
+                    f"{blocked} is not open to other users. Make it readable (chmod o+rx), "
+                    "install the toolchain outside /root (e.g. ELAN_HOME=/opt/elan), or set "
+                    "c.LeanSessionManager.lean_uid to a user who can read it."
+                )
+    # Whatever runs `lean` or `lake` by name inside (Lake, #eval) gets this toolchain too.
+    env["PATH"] = os.pathsep.join([os.path.dirname(real), env.get("PATH", "")])
+    return add_lean_flags([real, *command.argv[1:]], list(flags)), env

@@ -2,7 +2,7 @@
 that stops reading. Each test shows what a user sees, and that nothing else is held up.
 
 Timing knobs of the session layer (stall and backpressure thresholds) are module constants of
-``jupyter_server_ext.session.session``; tests shorten them with monkeypatch, which works because
+``jupyter_server_ext.session.flow``; tests shorten them with monkeypatch, which works because
 the Jupyter server runs in the test's own process.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from support import LspSocket, slowest_round_trip, time_limit
 
-from jupyter_server_ext.session import session as session_module
+from jupyter_server_ext.session import flow
 
 Fetch = Any
 MiB = 1 << 20
@@ -182,8 +182,8 @@ STDIN_PAUSE = 256 * 1024
 class TestLeanStopsReading:
     @pytest.fixture(autouse=True)
     def short_stall(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(session_module, "STDIN_STALL_SECONDS", 2.0)
-        monkeypatch.setattr(session_module, "STDIN_PAUSE_BYTES", STDIN_PAUSE)
+        monkeypatch.setattr(flow, "STDIN_STALL_SECONDS", 2.0)
+        monkeypatch.setattr(flow, "STDIN_PAUSE_BYTES", STDIN_PAUSE)
 
     @pytest.mark.usefixtures("standin_only")
     async def test_flooding_a_stuck_lean_is_bounded_and_ends_it_while_others_are_served(
@@ -260,7 +260,7 @@ CLIENT_PAUSE = 64 * 1024
 class TestSlowClient:
     @pytest.fixture(autouse=True)
     def small_buffers(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(session_module, "CLIENT_PAUSE_BYTES", CLIENT_PAUSE)
+        monkeypatch.setattr(flow, "CLIENT_PAUSE_BYTES", CLIENT_PAUSE)
 
     @pytest.mark.usefixtures("standin_only")
     async def test_a_client_that_does_not_read_pauses_lean_and_loses_nothing(
@@ -300,7 +300,7 @@ class TestSlowClient:
         jp_root_dir: Path,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr(session_module, "CLIENT_STALL_SECONDS", 1.0)
+        monkeypatch.setattr(flow, "CLIENT_STALL_SECONDS", 1.0)
         socket, session_id = await _new_session(open_socket)
         uri = _uri(jp_root_dir)
         await socket.open_document(uri, f"#eval 1\n-- standin: flood {FLOOD}\n#eval 2\n")

@@ -14,25 +14,28 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from tornado.websocket import WebSocketHandler, websocket_connect
 
-from jupyter_server_ext.ws_frames import CoalescingMixin
+from jupyter_server_ext.ws_frames import CoalescedWriter
 
 # Around each boundary of the three length encodings of RFC 6455 (7 bits, 16 bits, 64 bits).
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 70000]
 
 
-class BurstHandler(CoalescingMixin, WebSocketHandler):
+class BurstHandler(WebSocketHandler):
     """On "burst": one message per size in SIZES, all in one turn; on "burst-then-close": three
     messages, the close (4410) and one more, all in one turn."""
+
+    def open(self) -> None:
+        self.writer = CoalescedWriter(self)
 
     def on_message(self, message: str | bytes) -> None:
         if message == "burst":
             for index, size in enumerate(SIZES):
-                self.send_text(json.dumps({"index": index, "pad": "é" * (size // 2)}))
+                self.writer.send(json.dumps({"index": index, "pad": "é" * (size // 2)}))
         elif message == "burst-then-close":
             for index in range(3):
-                self.send_text(json.dumps({"index": index}))
-            self.close(4410, "gone")
-            self.send_text(json.dumps({"index": "after close"}))
+                self.writer.send(json.dumps({"index": index}))
+            self.writer.close(4410, "gone")
+            self.writer.send(json.dumps({"index": "after close"}))
 
 
 class CompressingBurstHandler(BurstHandler):

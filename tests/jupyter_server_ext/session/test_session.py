@@ -17,8 +17,10 @@ from jupyter_server_ext.session import (
     SessionClosed,
     SessionState,
 )
+from jupyter_server_ext.session import flow
 from jupyter_server_ext.session import session as session_module
-from jupyter_server_ext.session.session import CLOSE_REPLACED, LeanSession
+from jupyter_server_ext.session.closecodes import CLOSE_REPLACED
+from jupyter_server_ext.session.session import LeanSession
 
 PEER = Path(__file__).parents[2] / "scripted_peer.py"
 
@@ -176,16 +178,16 @@ async def test_stop_also_ends_workers_in_process_groups_of_their_own(
 async def test_a_lean_that_stops_reading_is_ended_after_one_stall_period(
     manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(session_module, "STDIN_STALL_SECONDS", 0.3)
+    monkeypatch.setattr(flow, "STDIN_STALL_SECONDS", 0.3)
     monkeypatch.setattr(session_module, "STOP_GRACE_SECONDS", 0.2)  # the peer ignores EOF
     checks: list[int] = []
-    check_stall = LeanSession._check_stall
+    check_stall = flow.InputFlow._check_stall
 
-    def counted(self: LeanSession, taken_before: int) -> None:
+    def counted(self: flow.InputFlow, taken_before: int) -> None:
         checks.append(taken_before)
         check_stall(self, taken_before)
 
-    monkeypatch.setattr(LeanSession, "_check_stall", counted)
+    monkeypatch.setattr(flow.InputFlow, "_check_stall", counted)
     session = await manager().create("alice")
     await session.warm_up()
     client = InProcessClient(session)
