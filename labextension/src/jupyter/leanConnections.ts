@@ -10,14 +10,14 @@ import {
 import { LeanProjectConnection } from '../lsp/projectConnection';
 import {
   IHealthModel,
+  ILeanServerApi,
   IProjectModel,
   ISessionStore,
   LspSocketFactory
 } from '../lsp/sessionApi';
-import { LeanServerApi } from './serverApi';
 
 export interface ILeanConnectionsOptions {
-  api: LeanServerApi;
+  api: ILeanServerApi;
   socketFactory: LspSocketFactory;
   sessionStore?: ISessionStore;
   /** Keep an unused connection this long before stopping its session, ms. */
@@ -46,7 +46,7 @@ export class LeanConnections {
     this._clientVersion = options.clientVersion;
   }
 
-  get api(): LeanServerApi {
+  get api(): ILeanServerApi {
     return this._api;
   }
 
@@ -160,7 +160,7 @@ export class LeanConnections {
     return defaultProject ? defaultProject.path : '/';
   }
 
-  private readonly _api: LeanServerApi;
+  private readonly _api: ILeanServerApi;
   private readonly _socketFactory: LspSocketFactory;
   private readonly _store: ISessionStore | undefined;
   private readonly _releaseDelayMs: number;

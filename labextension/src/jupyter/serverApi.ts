@@ -4,7 +4,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import {
   ApiError,
   IHealthModel,
-  ILeanSessionApi,
+  ILeanServerApi,
   IProjectModel,
   ISessionModel,
   ISessionStore,
@@ -15,7 +15,7 @@ import {
  * The `/lean/...` routes of the server extension, called with Jupyter's own
  * authentication (ServerConnection adds the token header and XSRF cookie).
  */
-export class LeanServerApi implements ILeanSessionApi {
+export class LeanServerApi implements ILeanServerApi {
   constructor(
     readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
   ) {}

@@ -57,6 +57,12 @@ export interface ILeanSessionApi {
   lspSocketUrl(sessionId: string): string;
 }
 
+/** The session routes, and what the page asks the server besides. */
+export interface ILeanServerApi extends ILeanSessionApi {
+  health(): Promise<IHealthModel>;
+  projects(): Promise<IProjectModel[]>;
+}
+
 /** What a socket tells its owner. */
 export interface ILspSocketHandlers {
   onOpen(): void;
