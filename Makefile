@@ -25,8 +25,14 @@ lab: $(VENV)/.installed
 system-deps:
 	@bash .ci/system-deps
 
+# The same checks as .pre-commit-config.yaml: ruff (lint and format), mypy --strict over the
+# packages, the 500-line limit of product modules, ESLint and prettier on the TypeScript.
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) tests/check_module_size.py
+	cd labextension && npm run lint && npm run prettier:check
 
 unit-js: $(VENV)/.installed
 	cd labextension && npm test

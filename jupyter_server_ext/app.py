@@ -29,6 +29,7 @@ class LeanExtensionApp(ExtensionApp):
     ).tag(config=True)
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None  # set before an extension is initialized
         self.session_manager = LeanSessionManager(
             parent=self, root_dir=self.serverapp.root_dir, log=self.log
         )
@@ -41,6 +42,7 @@ class LeanExtensionApp(ExtensionApp):
     def _record_activity(self, moment: datetime) -> None:
         # jupyter_server's last_activity() (and so JupyterHub's idle culler) counts every setting
         # whose name ends in "_last_activity".
+        assert self.serverapp is not None
         self.serverapp.web_app.settings["lean_last_activity"] = moment
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:

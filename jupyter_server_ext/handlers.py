@@ -66,13 +66,12 @@ class LeanMixin:
             if message:
                 gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), message)
         else:
-            app_log.error(
-                "Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb)
-            )  # type: ignore[arg-type]
+            app_log.error("Uncaught exception %s", self._request_summary(), exc_info=value)
 
     @property
     def manager(self) -> LeanSessionManager:
-        return self.settings["lean_session_manager"]
+        manager: LeanSessionManager = self.settings["lean_session_manager"]
+        return manager
 
     @property
     def username(self) -> str:
@@ -90,7 +89,8 @@ class LeanMixin:
     @property
     def for_all_users(self) -> bool:
         """The request asks for admin rights (``?all=1``): every user's sessions."""
-        return self.get_argument("all", "") == "1"  # type: ignore[attr-defined]
+        flag: str | None = self.get_argument("all", "")  # type: ignore[attr-defined]
+        return flag == "1"
 
     async def require_admin(self, action: str) -> None:
         """403 unless the caller may ``action`` ("read"/"write") every user's sessions."""
@@ -152,7 +152,7 @@ class HealthHandler(LeanAPIHandler):
         )
 
     async def _cached_version(self) -> str | None:
-        cache = self.settings.setdefault("lean_version_cache", {})
+        cache: dict[str, str | None] = self.settings.setdefault("lean_version_cache", {})
         if "version" not in cache:
             cache["version"] = await lean_version()
         return cache["version"]
@@ -244,7 +244,7 @@ class LeanSocketHandler(
         """JupyterHandler's CSP and other page headers make no sense for a WebSocket."""
 
     @property
-    def max_message_size(self) -> int:  # type: ignore[override]
+    def max_message_size(self) -> int:
         return self.manager.max_message_size
 
     def get_compression_options(self) -> dict[str, Any] | None:
@@ -271,7 +271,7 @@ class LeanSocketHandler(
             return '"Connection" is not "Upgrade"'
         check_cross_origin = getattr(self, "_check_cross_origin", None)  # Tornado >= 6.5
         if check_cross_origin is not None:
-            problem = check_cross_origin(self.check_origin)
+            problem: str | None = check_cross_origin(self.check_origin)
             if problem is not None:
                 return problem
         else:
@@ -318,7 +318,7 @@ class LspSocketHandler(LeanSocketHandler):
                 # session was made for this connection alone.
                 await self.manager.delete(self.session.id, self.username)
 
-    def open(self, session_id: str | None = None) -> None:  # type: ignore[override]
+    def open(self, session_id: str | None = None) -> None:
         super().open()
         # LSP is interactive and often answers with two frames in a row (an error and a reply,
         # progress and diagnostics): with Nagle's algorithm the second waits for the client's

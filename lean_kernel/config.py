@@ -17,7 +17,7 @@ from jupyter_core.paths import jupyter_config_path
 from traitlets.config import Config
 from traitlets.config.loader import ConfigFileNotFound, JSONFileConfigLoader, PyFileConfigLoader
 
-from jupyter_server_ext.session.command import LAKEFILES
+from jupyter_server_ext.session import LAKEFILES
 
 CONFIG_BASENAME = "jupyter_server_config"
 SECTIONS = ("LeanSessionManager", "LeanKernel")

@@ -18,21 +18,25 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server_ext.session import (
+    COMMAND_ENV_VAR,
+    CONTENT_MODIFIED,
+    INSTALL_HINT,
+    LEAN_SERVER_EXITED,
     InProcessClient,
     LeanRequestError,
     LeanSession,
     LeanSessionManager,
+    LeanUnavailable,
     SessionClosed,
     SessionError,
     SessionState,
 )
-from jupyter_server_ext.session.command import COMMAND_ENV_VAR
-from jupyter_server_ext.session.lsp import CONTENT_MODIFIED, LEAN_SERVER_EXITED
 
-from .document import Edit, Position
+if TYPE_CHECKING:  # document.py needs render.py, which needs this module at run time
+    from .document import Edit, Position
 
 WORKER_EXITED, WORKER_CRASHED = -32901, -32902
 FATAL = 2  # fileProgress kind of a fatal error
@@ -41,10 +45,6 @@ STDERR_SEPARATOR = "; last stderr lines:\n"  # how the session layer appends Lea
 MAX_SUMMARY = 600  # characters of Lean's stderr in a one-line summary
 
 ProgressListener = Callable[[int, list[dict[str, Any]]], None]
-
-
-class LeanUnavailableError(Exception):
-    """Lean could not be started; the message says what was tried and how to fix it."""
 
 
 class WorkerCrashed(Exception):
@@ -195,7 +195,7 @@ class LeanConnection:
 
     async def ensure_open(self, text: str) -> bool:
         """Start Lean and open the document with ``text`` unless that is done; True if it was
-        (re)opened now. Raises LeanUnavailableError."""
+        (re)opened now. Raises LeanUnavailable."""
         if self.ready:
             return False
         async with self._lock:
@@ -211,7 +211,7 @@ class LeanConnection:
             if self.backoff.failures:
                 refusal = self.backoff.refusal(self.settings())
                 if refusal is not None:
-                    raise LeanUnavailableError(refusal)
+                    raise LeanUnavailable(refusal)
             await self._start()
             self._open(text)
             return True
@@ -223,10 +223,10 @@ class LeanConnection:
             session = await self.manager.create(self.owner, self.project)
         except SessionError as exc:
             # Nothing was started (Lean missing, no sandbox): cheap to try again every time.
-            raise LeanUnavailableError(_with_hint(exc.message)) from exc
+            raise LeanUnavailable(_with_hint(exc.message)) from exc
         try:
             await self._initialize(session)
-        except LeanUnavailableError as exc:
+        except LeanUnavailable as exc:
             self.backoff.failed(str(exc), self.settings())
             raise
         self.backoff.succeeded()
@@ -252,7 +252,7 @@ class LeanConnection:
         except asyncio.TimeoutError:
             tail = session.stderr_tail[-10:]
             await self.drop_session()
-            raise LeanUnavailableError(
+            raise LeanUnavailable(
                 f"Lean did not answer `initialize` within {self.startup_timeout:g} s "
                 f"(command: {self.describe_command()})"
                 + (f"; Lean said: {' | '.join(tail)}" if tail else "")
@@ -264,7 +264,7 @@ class LeanConnection:
             reason = session.exit_reason or str(exc)
             await self.drop_session()
             _, _, stderr = reason.partition(STDERR_SEPARATOR)
-            raise LeanUnavailableError(
+            raise LeanUnavailable(
                 f"Lean started but failed: {one_line(reason)}\n"
                 + (f"Lean's last stderr lines:\n{stderr}\n" if stderr else "")
                 + f"The command was: {self.describe_command()}. "
@@ -443,7 +443,7 @@ class LeanConnection:
     async def recover(self, text: str, edits: Sequence[Edit], timeout: float) -> str:
         """Bring Lean to the document ``text`` (reached from what Lean has by ``edits``) and make
         sure it answers again, escalating: the edits alone, then a fresh file worker (close and
-        reopen), then a new Lean server. Returns what it took; raises LeanUnavailableError (or
+        reopen), then a new Lean server. Returns what it took; raises LeanUnavailable (or
         ServerExited) when even a new server does not answer."""
         if self.ready:
             try:
@@ -482,9 +482,6 @@ class LeanConnection:
 
 
 def _with_hint(message: str) -> str:
-    if "elan" in message:
-        return message  # LeanNotFound's message already says how to install Lean
-    return (
-        f"{message}. Install Lean 4 (https://lean-lang.org/install/) or point "
-        f"{COMMAND_ENV_VAR} / c.LeanSessionManager.lean_command at a Lean server command."
-    )
+    if INSTALL_HINT in message:
+        return message  # Lean was not found: the message already says how to install it
+    return f"{message}. {INSTALL_HINT}"

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_server_ext.session.text import index_to_position, utf16_column_to_index
+from jupyter_server_ext.session import index_to_position, utf16_column_to_index
 
+from .render import ERROR, CellMessage, message_from_diagnostic
 from .syntax import header_line_numbers, scan
 
 Position = tuple[int, int]  # (line, UTF-16 character), as LSP counts
@@ -232,3 +233,47 @@ class NotebookDocument:
         # The header sits above every cell, so this edit comes last: the cell edits before it
         # were computed against the old header and stay valid.
         return [Edit((0, 0), (old_lines, 0), new_text)]
+
+    def messages_of(self, key: str, diagnostics: list[dict[str, Any]]) -> list[CellMessage]:
+        """The diagnostics that lie in cell ``key``, plus errors of imports hoisted from other
+        cells: Lean checks nothing after a broken header, so every cell must say so."""
+        document = self
+        header = document.header_line_count
+        first = document.start_line(key)
+        cell = document.cell(key)
+        # Lean sends every diagnostic of the document each time: skip most by line alone.
+        last = first + (cell.line_count if cell is not None else 0)
+        messages = []
+        for diagnostic in diagnostics:
+            where = (diagnostic.get("fullRange") or diagnostic.get("range") or {}).get("start")
+            if not isinstance(where, dict):
+                continue
+            line, character = int(where.get("line", 0)), int(where.get("character", 0))
+            if header <= line < first or line > last:
+                continue
+            located = document.locate(line, character)
+            if located is None:
+                continue
+            if located.key == key:
+                messages.append(message_from_diagnostic(diagnostic, located.line, located.column))
+            elif line < header and diagnostic.get("severity") == ERROR:
+                messages.append(
+                    message_from_diagnostic(
+                        diagnostic,
+                        -1,
+                        0,
+                        place=f"imports (line {located.line + 1} of another cell)",
+                    )
+                )
+        return messages
+
+    def describe_line(self, key: str, line: int) -> str:
+        """Where document line ``line`` is, as the user of cell ``key`` would say it."""
+        if line < self.header_line_count:
+            return "the imports"
+        located = self.locate(line, 0)
+        if located is None:
+            return "the document"
+        if located.key == key:
+            return f"line {located.line + 1} of this cell"
+        return "an earlier cell"

@@ -7,7 +7,21 @@ stay those the user sees.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+from jupyter_server_ext.session import (
+    LeanSessionManager,
+    LeanUnavailable,
+    UnsafeProject,
+    check_project_dir,
+    lean_version,
+)
+
+from . import environment
+from .connection import LeanConnection
+from .document import NotebookDocument
 
 MAGICS: dict[str, tuple[str, str]] = {
     "lsmagic": ("%lsmagic", "list the magics"),
@@ -83,3 +97,111 @@ def parse_switch(name: str, argument: str) -> bool:
     if value in ("off", "false", "0", "no"):
         return False
     raise UsageError(f"%{name} wants 'on' or 'off', not {argument!r}")
+
+
+class MagicHost(Protocol):
+    """What the magics act on: the kernel."""
+
+    cell_timeout: float
+    goals_after_tactics: bool
+    lean: LeanConnection
+    document: NotebookDocument
+    manager: LeanSessionManager
+    # Where %project may go besides folders inside the default project: name -> path.
+    configured_projects: dict[str, str]
+
+
+async def run_magic(call: MagicCall, host: MagicHost, say: Callable[[str], None]) -> bool:
+    """Run one magic, ``say`` its output; True when it asks for the goals after each tactic
+    line of this cell."""
+    name, argument = call.name, call.argument
+    if name == "lsmagic":
+        say(lsmagic_text())
+    elif name == "timeout":
+        if argument:
+            host.cell_timeout = parse_timeout(argument)
+        limit = f"{host.cell_timeout:g} s" if host.cell_timeout > 0 else "none"
+        say(f"Time limit per cell: {limit}")
+    elif name == "reset":
+        reset(host)
+        say("The Lean document is empty: every cell is forgotten.")
+    elif name == "project":
+        say(await switch_project(host, argument))
+    elif name == "env":
+        say(await describe_environment(host))
+    elif name == "goals":
+        if not argument:
+            return True
+        host.goals_after_tactics = parse_switch("goals", argument)
+        say("Goals after each tactic line: " + ("on" if host.goals_after_tactics else "off"))
+    elif name == "document":
+        say(host.document.text or "(the document is empty)")
+    else:
+        raise UsageError(f"unknown magic %{name}; %lsmagic lists the magics")
+    return False
+
+
+def reset(host: MagicHost) -> None:
+    host.lean.backoff.forget()  # the user asks for a fresh start: try Lean again at once
+    edits = host.document.clear()
+    if edits and host.lean.ready:
+        host.lean.change(edits)
+
+
+async def switch_project(host: MagicHost, argument: str) -> str:
+    lean, manager = host.lean, host.manager
+    projects = manager.projects
+    if not argument:
+        rows = [
+            f"{'*' if name == lean.project else ' '} {name}: {path}"
+            for name, path in sorted(projects.items())
+        ]
+        return "Lean projects (* = this kernel's):\n" + "\n".join(rows)
+    if argument in projects:
+        name = argument
+    else:
+        # Lean code reads its project (#eval can): a folder must be one the administrator
+        # configured, or inside the kernel's default project, and hold no secrets.
+        try:
+            path = check_project_dir(
+                argument, root_dir=manager.root_dir, configured=host.configured_projects.values()
+            )
+        except UnsafeProject as exc:
+            names = ", ".join(sorted(host.configured_projects))
+            raise UsageError(f"%project: {exc}. Configured projects: {names}") from None
+        name = path
+        manager.add_project(name, path)
+    lean.backoff.forget()
+    await lean.drop_session()
+    host.document.clear()
+    lean.project = name
+    await lean.ensure_open(host.document.text)
+    return (
+        f"Lean project: {name} ({lean.project_dir}). The document is empty: run the "
+        "cells you need again."
+    )
+
+
+async def describe_environment(host: MagicHost) -> str:
+    lean, manager = host.lean, host.manager
+    project_dir = lean.project_dir
+    try:
+        await lean.ensure_open(host.document.text)  # wait for a start in progress
+    except LeanUnavailable as exc:
+        server = f"not running: {exc}"
+    else:
+        info = lean.server_info
+        server = f"{info.get('name', '?')} {info.get('version', '?')} (pid {lean.pid})"
+    cells = len(host.document.cells)
+    return environment.describe(
+        lean_version=await lean_version(project_dir),
+        server=server,
+        project=lean.project,
+        project_dir=project_dir,
+        command=lean.describe_command(),
+        sandbox=manager.sandbox_in_force(),
+        memory_limit=manager.memory_limit,
+        cpu_time_limit=manager.cpu_time_limit,
+        cell_timeout=host.cell_timeout,
+        document=f"{lean.uri} ({cells} cells, version {lean.version})",
+    )

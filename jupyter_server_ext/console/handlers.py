@@ -63,12 +63,16 @@ class ConsolePageHandler(LeanMixin, ExtensionHandlerMixin, JupyterHandler):
         self.finish(page)
 
 
-class ConsoleStaticHandler(LeanMixin, ExtensionHandlerMixin, JupyterHandler, web.StaticFileHandler):
+# ExtensionHandlerMixin.initialize(name) and StaticFileHandler.initialize(path) differ; Tornado
+# calls it with both (the route gives path, the extension name).
+class ConsoleStaticHandler(  # type: ignore[misc]
+    LeanMixin, ExtensionHandlerMixin, JupyterHandler, web.StaticFileHandler
+):
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
     @authorized
-    def get(self, path: str, include_body: bool = True) -> Any:
+    def get(self, path: str, include_body: bool = True) -> Any:  # type: ignore[override]
         return web.StaticFileHandler.get(self, path, include_body)
 
     def set_extra_headers(self, path: str) -> None:
@@ -84,16 +88,16 @@ class TraceSocketHandler(LeanSocketHandler):
     writer: CoalescedWriter
 
     @property
-    def max_message_size(self) -> int:  # type: ignore[override]
+    def max_message_size(self) -> int:
         return 4096  # it reads nothing; a client sending more is closed
 
     @ws_authenticated
-    async def get(self, session_id: str) -> None:  # type: ignore[override]
+    async def get(self, session_id: str) -> None:
         if await self.may_upgrade():
             self.session = await self.find_session(session_id, "read")
         await super().get(session_id=session_id)
 
-    def open(self, session_id: str) -> None:  # type: ignore[override]
+    def open(self, session_id: str) -> None:
         super().open()
         self.set_nodelay(True)
         session = self.session

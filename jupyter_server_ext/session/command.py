@@ -18,7 +18,7 @@ ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-i
 ELAN_INSTALL = f"curl -sSfL {ELAN_INIT_URL} | sh -s -- -y --default-toolchain stable"
 # How to get Lean, said wherever Lean is missing (health, sessions, the kernel, the doctor).
 INSTALL_HINT = (
-    f"Install it with elan, Lean's toolchain manager: `{ELAN_INSTALL}`, then restart Jupyter "
+    f"Install Lean 4 with elan, Lean's toolchain manager: `{ELAN_INSTALL}`, then restart Jupyter "
     f"(or set {COMMAND_ENV_VAR} / c.LeanSessionManager.lean_command to the command that starts "
     "a Lean server). See https://lean-lang.org/install/."
 )

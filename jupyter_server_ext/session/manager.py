@@ -255,6 +255,10 @@ class LeanSessionManager(LoggingConfigurable):
         except UnsafeProject as exc:
             raise UnknownProject(f"Lean project {project!r}: {exc}") from exc
 
+    def add_project(self, name: str, path: str) -> None:
+        """Serve ``path`` as project ``name`` too (the kernel's %project, checked there)."""
+        self.projects = {**self.projects, name: path}
+
     def command_for(self, project: str) -> LeanCommand:
         return resolve_command(self.lean_command, self.project_dir(project))
 

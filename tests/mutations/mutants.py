@@ -27,6 +27,8 @@ SANDBOX = "tests/jupyter_server_ext/test_sandbox.py"
 REST = "tests/jupyter_server_ext/test_rest.py"
 PROTOCOL = "tests/lean_kernel/test_kernel_protocol.py::TestLean4Kernel"
 SESSION = "jupyter_server_ext/session/session.py"
+INBOUND = "jupyter_server_ext/session/inbound.py"
+FLOW = "jupyter_server_ext/session/flow.py"
 BWRAP = "jupyter_server_ext/session/sandbox.py"
 
 SHUTDOWN_ANSWERED_HERE = (
@@ -43,7 +45,7 @@ MUTANTS = [
     # -- active sessions are never culled; Lean's own reports do not count (the design) -----
     Mutant(
         "client messages do not count as activity",
-        SESSION,
+        INBOUND,
         "            self.touch()\n        metrics.RelayCounts.client_to_lean",
         "            pass\n        metrics.RelayCounts.client_to_lean",
         f"{WS}::TestActivity::test_a_client_sending_requests_keeps_its_session_past_idle_timeout",
@@ -75,14 +77,14 @@ MUTANTS = [
     # -- a client's shutdown/exit leaves the session usable ---------------------------------
     Mutant(
         "a client's shutdown and exit reach Lean (stand-in, WebSocket)",
-        SESSION,
+        INBOUND,
         SHUTDOWN_ANSWERED_HERE,
         SHUTDOWN_FORWARDED,
         f"{WS}::test_client_shutdown_and_exit_leave_the_same_lean_answering",
     ),
     Mutant(
         "a client's shutdown and exit reach Lean (real Lean)",
-        SESSION,
+        INBOUND,
         SHUTDOWN_ANSWERED_HERE,
         SHUTDOWN_FORWARDED,
         "tests/jupyter_server_ext/session/test_real_session.py"
@@ -92,15 +94,15 @@ MUTANTS = [
     Mutant(
         "no new IPC namespace",
         BWRAP,
-        '"--unshare-net", "--unshare-ipc",',
-        '"--unshare-net",',
+        '    "--unshare-net",\n    "--unshare-ipc",\n',
+        '    "--unshare-net",\n',
         f"{SANDBOX}::test_sandboxed_probe_cannot_escape",
     ),
     Mutant(
         "no new UTS namespace",
         BWRAP,
-        '"--unshare-uts", "--unshare-cgroup-try"',
-        '"--unshare-cgroup-try"',
+        '    "--unshare-uts",\n    "--unshare-cgroup-try",\n',
+        '    "--unshare-cgroup-try",\n',
         f"{SANDBOX}::test_sandboxed_probe_cannot_escape",
     ),
     Mutant(
@@ -174,7 +176,7 @@ MUTANTS = [
     ),
     Mutant(
         "a slow silent cell keeps its progress display",
-        "lean_kernel/kernel.py",
+        "lean_kernel/execution.py",
         'run.send("clear_output", {"wait": False})',
         'run.send("update_display_data", progress.blank())',
         f"{PROTOCOL}::test_clear_output",
@@ -182,9 +184,11 @@ MUTANTS = [
     # -- time limits relative to the machine's pace still catch a stalled event loop --------
     Mutant(
         "the event loop blocks for 1 s when Lean stops reading",
-        SESSION,
+        FLOW,
         "        self._stall_timer = None\n        waiting = ",
-        "        self._stall_timer = None\n        time.sleep(1.0)\n        waiting = ",
+        "        self._stall_timer = None\n"
+        '        __import__("time").sleep(1.0)\n'
+        "        waiting = ",
         "tests/jupyter_server_ext/test_faults.py::TestLeanStopsReading"
         "::test_flooding_a_stuck_lean_is_bounded_and_ends_it_while_others_are_served",
     ),

@@ -16,11 +16,10 @@ from jupyter_server_ext.session import (
     LeanSessionManager,
     SessionClosed,
     SessionState,
+    flow,
 )
-from jupyter_server_ext.session import flow
 from jupyter_server_ext.session import session as session_module
 from jupyter_server_ext.session.closecodes import CLOSE_REPLACED
-from jupyter_server_ext.session.session import LeanSession
 
 PEER = Path(__file__).parents[2] / "scripted_peer.py"
 
