@@ -86,6 +86,18 @@ def test_completion_offers_a_defined_name(page, lab: Lab) -> None:
     popup = page.locator(".cm-tooltip-autocomplete")
     expect(popup).to_contain_text("doubleIt")
     shot(page, "completion")
+    # CodeMirror ignores keys for `interactionDelay` (75 ms) after the popup opens, so that a
+    # fast typist's Enter is not taken as a pick (it becomes a newline instead): wait until the
+    # popup element has been on the page for longer than that.
+    page.wait_for_function(
+        """() => {
+            const popup = document.querySelector('.cm-tooltip-autocomplete');
+            if (!popup) return false;
+            popup.dataset.seenAt ??= String(performance.now());
+            return performance.now() - Number(popup.dataset.seenAt) > 150;
+        }""",
+        polling=25,
+    )
     page.keyboard.press("Enter")
     expect(cell(page, 1).locator(".cm-content")).to_have_text("#eval doubleIt")
 
