@@ -29,6 +29,8 @@ _OUT_OF_MEMORY_MARKERS = ("MemoryError", "out of memory", "bad_alloc", "Cannot a
 # bwrap exits with 128 + N when the sandboxed program was killed by signal N.
 _SIGNAL_EXIT_BASE = 128
 NOTE_PREFIX = "jupyter-lean: "
+# How long a stop waits for the killed processes of a Lean tree to be gone.
+STOP_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -207,10 +209,41 @@ def descendants(
     return found
 
 
-def descendant_groups(root: int) -> set[int]:
-    """Process groups of ``root``'s descendants other than its own."""
+def descendant_groups(root: int) -> tuple[set[int], set[int]]:
+    """``root``'s descendants, and their process groups other than its own."""
     table = process_table()
-    return {table[pid].group for pid in descendants(root, table) if table[pid].group != root}
+    below = descendants(root, table)
+    return below, {table[pid].group for pid in below if table[pid].group != root}
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def wait_exited(pids: Iterable[int], timeout: float) -> None:
+    """Return once every process in ``pids`` has exited (a zombie counts), or after
+    ``timeout`` s. Event-driven through pidfds, which also work for processes that are not our
+    children (Lean's workers, re-parented once their watchdog is gone)."""
+    loop = asyncio.get_running_loop()
+    fds: list[int] = []
+    waiters: list[asyncio.Future[None]] = []
+    try:
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:  # already gone (or pidfds unsupported: nothing to wait on)
+                continue
+            fds.append(fd)
+            waiter: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(fd, _resolve, waiter)
+            waiters.append(waiter)
+        if waiters:
+            await asyncio.wait(waiters, timeout=timeout)
+    finally:
+        for fd in fds:
+            loop.remove_reader(fd)
+            os.close(fd)
 
 
 class LeanProcess:
@@ -235,6 +268,7 @@ class LeanProcess:
         self.exited = asyncio.Event()
         self._stdin = TurnCoalescer(self._write_stdin)
         self._worker_groups: set[int] = set()
+        self._tree_pids: set[int] = set()
 
     @property
     def pid(self) -> int | None:
@@ -379,7 +413,9 @@ class LeanProcess:
         """Remember the process groups below the watchdog now: once it has exited, its workers
         are re-parented and can no longer be found (call before sending ``exit``)."""
         if self._proc is not None and not self.exited.is_set():
-            self._worker_groups |= descendant_groups(self._proc.pid)
+            below, groups = descendant_groups(self._proc.pid)
+            self._tree_pids |= below
+            self._worker_groups |= groups
 
     async def terminate(self, grace: float) -> None:
         """EOF on stdin, then SIGTERM to the group, then SIGKILL, ``grace`` seconds apart;
@@ -396,6 +432,9 @@ class LeanProcess:
             for group in worker_groups:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(group, signal.SIGKILL)
+            # A SIGKILL is delivered, not yet done, when kill() returns: "stopped" means every
+            # process of the tree is gone (the contract of DELETE).
+            await wait_exited(self._tree_pids, STOP_WAIT_SECONDS)
             if self._stderr_transport is not None:
                 self._stderr_transport.close()
 
