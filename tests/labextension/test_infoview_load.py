@@ -9,8 +9,11 @@ panel until the infoview is rendered; the bytes of the infoview's files.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import statistics
 import time
+import urllib.request
 from urllib.parse import urlparse
 
 import pytest
@@ -52,6 +55,23 @@ def _open_panel(page) -> float:
     return time.perf_counter() - start
 
 
+def _wait_layout_saved(lab: Lab, workspace: str, deadline_s: float = 30) -> None:
+    """Return once the workspace saved on the server shows the infoview as the right sidebar's
+    current panel (JupyterLab saves its layout on a debounce, not at once)."""
+    url = f"{lab.url}lab/api/workspaces/{workspace}"
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        request = urllib.request.Request(url, headers={"Authorization": f"token {lab.token}"})
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(request, timeout=10) as response:
+                data = json.loads(response.read()).get("data", {})
+            right = data.get("layout-restorer:data", {}).get("right", {})
+            if right.get("current") == "jupyter-lean-infoview":
+                return
+        time.sleep(0.1)  # polling the server's saved workspace; bounded by the deadline
+    raise AssertionError(f"the workspace layout with the infoview open was not saved: {url}")
+
+
 def _wait_rendered(page) -> None:
     expect(page.locator(".jp-Lean-infoview")).to_have_attribute("data-state", "ready")
     page.frame_locator(".jp-Lean-infoview-frame").locator("#infoview > *").first.wait_for(
@@ -85,7 +105,9 @@ def test_the_page_fetches_the_infoview_only_when_its_panel_opens(page, real_lab:
     fetched_first = len(fetched)
 
     # The same workspace again: its layout restores the panel open, so the page loads the
-    # infoview too (files in the browser's cache by now).
+    # infoview too (files in the browser's cache by now). JupyterLab saves the layout a moment
+    # after it changes: reload only once the server has the layout with the panel open.
+    _wait_layout_saved(real_lab, urlparse(closed_url).path.split("/")[3])
     samples = [_load(page, closed_url, infoview=True) for _ in range(ROUNDS)]
     loads = [loaded for loaded, _ in samples]
     rendered = [done for _, done in samples]
