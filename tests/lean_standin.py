@@ -176,7 +176,11 @@ answers from the snapshot it started on; inference, §5.2).
   {"p":"<new ref>"},"subexprPos":"/"},{"text":"Type"}]}}`` (every referred text is taken to be a
   type), an unknown reference -32602 (text unverified); after a worker restart (header change,
   crash, didClose) the old session and its references are -32900 ``Outdated RPC session``, as
-  recorded (``rpc_faults``); other methods -32601 ``No RPC method '<m>' found``. Sessions do not
+  recorded (``rpc_faults``); ``Lean.Widget.getInteractiveDiagnostics {lineRange?}``: the
+  diagnostics whose start line is in the range, each message as Lean sends it to a client with
+  ``hasWidgets``: an ``append`` of embeds ``{"tag":[{"expr":...},{"text":""}]}``, a line indented
+  by two spaces being an expression with its own reference (``rpc_messages``); other methods
+  -32601 ``No RPC method '<m>' found``. Sessions do not
   expire without keepAlive (Lean drops them after about 30 s; not modelled).
   ``$/lean/rpc/keepAlive`` and ``release`` are accepted and ignored, except that
   a ``sessionId`` other than a decimal string of a 64-bit natural is fatal, as in Lean 4.35

@@ -323,16 +323,17 @@ class Scenario:
         """Note a fact; ``value`` comes from the peer, so it is normalized already."""
         self.observations[name] = value
 
-    def handshake(self) -> Json:
-        result = self.peer.call(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": self.project.as_uri(),
-                "capabilities": {},
-                "clientInfo": {"name": "record_transcripts"},
-            },
-        )
+    def handshake(self, has_widgets: bool | None = None) -> Json:
+        """initialize (with ``initializationOptions.hasWidgets`` when given), then initialized."""
+        params: Json = {
+            "processId": os.getpid(),
+            "rootUri": self.project.as_uri(),
+            "capabilities": {},
+            "clientInfo": {"name": "record_transcripts"},
+        }
+        if has_widgets is not None:
+            params["initializationOptions"] = {"hasWidgets": has_widgets}
+        result = self.peer.call("initialize", params)
         self.peer.notify("initialized", {})
         return result
 
@@ -573,6 +574,48 @@ def rpc_faults(s: Scenario) -> None:
     )
 
 
+def rpc_messages(s: Scenario) -> None:
+    """What an interactive message asks, from a client that said hasWidgets (without it Lean
+    strips every tag): getInteractiveDiagnostics for the document's lines (expressions carry
+    references, goals come embedded), then infoToInteractive on the first expression of the type
+    error (a hover in the message)."""
+    s.handshake(has_widgets=True)
+    uri = s.uri()
+    s.observe("published", s.open_and_wait(uri)["diagnostics"])
+    s.peer.call("$/lean/rpc/connect", {"uri": uri})
+    session = next(json.loads(raw) for raw, n in s.peer.normalize.sessions.items() if n == 1)
+    line = BAD_BODY[0]
+    call = {
+        **s.position(uri, line, 0),
+        "sessionId": session,
+        "method": "Lean.Widget.getInteractiveDiagnostics",
+        "params": {"lineRange": {"start": line, "end": line + 1}},
+    }
+    answer = s.peer.call("$/lean/rpc/call", call)
+    s.observe("diagnostics", answer)
+    type_error = next(d for d in answer["result"] if d["range"]["start"]["line"] == line)
+    ref = first_expr_info(type_error["message"])
+    info = {**call, "method": "Lean.Widget.InteractiveDiagnostics.infoToInteractive", "params": ref}
+    s.observe("info", s.peer.call("$/lean/rpc/call", info))
+
+
+def first_expr_info(text: Json) -> Json:
+    """The RPC reference of the first expression subterm in a message's tagged text."""
+    if "append" in text:
+        for part in text["append"]:
+            found = first_expr_info(part)
+            if found is not None:
+                return found
+        return None
+    if "tag" in text:
+        embed, inner = text["tag"]
+        if isinstance(embed, dict) and "info" in embed:
+            return embed["info"]
+        expr = embed.get("expr") if isinstance(embed, dict) else None
+        return first_expr_info(expr if expr is not None else inner)
+    return None
+
+
 def worker_killed(s: Scenario) -> None:
     """SIGKILL the file worker while a request waits on it; then a request while it is down,
     and the didChange that restarts it."""
@@ -633,6 +676,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
         unknown_method,
         rpc,
         rpc_faults,
+        rpc_messages,
         worker_killed,
         shutdown,
     )

@@ -305,7 +305,44 @@ def _rpc_call(server: Server, req: PendingRequest, a: Analysis) -> Json:
             "exprExplicit": {"text": refs[key]},
             "type": {"tag": [{"info": {"p": fresh}, "subexprPos": "/"}, {"text": "Type"}]},
         }
+    if method == "Lean.Widget.getInteractiveDiagnostics":
+        answer = _interactive_diagnostics(
+            a, req.params.get("params"), server.docs[req.uri].rpc_refs
+        )
+        _remember_refs(server.docs[req.uri].rpc_refs, answer)
+        return answer
     raise RequestError(METHOD_NOT_FOUND, f"No RPC method '{method}' found")
+
+
+def _interactive_diagnostics(a: Analysis, params: Json, refs: dict[str, str]) -> Json:
+    """The document's diagnostics within ``params.lineRange`` (all without one) as Lean sends
+    them to a client that said ``hasWidgets``: each piece of the message an embed
+    ``{"tag":[{"expr":...},{"text":""}]}``; a line indented by two spaces is an expression (Lean
+    indents the terms of its messages so) and gets an RPC reference (``rpc_messages``)."""
+    span = params.get("lineRange") if isinstance(params, dict) else None
+    first, last = (
+        (span.get("start", 0), span.get("end", INF)) if isinstance(span, dict) else (0, INF)
+    )
+    counter = iter(range(2_000_000 + len(refs), 1 << 40))
+
+    def embed(text: Json) -> Json:
+        return {"tag": [{"expr": text}, {"text": ""}]}
+
+    answer = []
+    for step in a.steps:
+        for diag in step.diagnostics:
+            if not first <= diag.start[0] < last:
+                continue
+            lines = diag.message.split("\n")
+            pieces = [embed({"text": lines[0]})]
+            for line in lines[1:]:
+                if line.startswith("  "):
+                    ref = {"info": {"p": str(next(counter))}, "subexprPos": "/"}
+                    pieces += [embed({"text": "\n  "}), embed({"tag": [ref, {"text": line[2:]}]})]
+                else:
+                    pieces += [embed({"text": "\n"}), embed({"text": line})]
+            answer.append({**diag.to_lsp(a.text), "message": {"append": pieces}})
+    return answer
 
 
 def _remember_refs(refs: dict[str, str], tagged: Json) -> None:
