@@ -34,7 +34,7 @@ import {
   parsePayload,
   TaggedText
 } from '../src/outputs/payload';
-import { LeanGoalsRenderer } from '../src/outputs/renderer';
+import { LeanOutputRenderer } from '../src/outputs/renderer';
 
 const HOSTILE = '«```<img src=x onerror=alert(1)>»';
 
@@ -89,8 +89,8 @@ function kernelPayload(): Record<string, unknown> {
 
 function payload(): IGoalsPayload {
   const parsed = parsePayload(kernelPayload());
-  expect(parsed).not.toBeNull();
-  return parsed!;
+  expect(parsed?.kind).toBe('goals');
+  return parsed as IGoalsPayload;
 }
 
 function hover(element: Element): void {
@@ -401,7 +401,7 @@ describe('KernelRpc', () => {
   });
 });
 
-describe('LeanGoalsRenderer', () => {
+describe('LeanOutputRenderer', () => {
   function model(data: Record<string, unknown>): IRenderMime.IMimeModel {
     // Output data is JSON; the payload's types just do not say so.
     return {
@@ -415,7 +415,7 @@ describe('LeanGoalsRenderer', () => {
   it("relays hovers to the output's kernel, and goes static without one", async () => {
     const kernel = new FakeKernel();
     let found: IKernelLike | null = kernel;
-    const renderer = new LeanGoalsRenderer(() => found);
+    const renderer = new LeanOutputRenderer(() => found);
     document.body.appendChild(renderer.node);
     await renderer.renderModel(model({ [LEAN_OUTPUT_MIME]: kernelPayload() }));
     hover(renderer.node.querySelector('.jl-subterm')!);
@@ -440,7 +440,7 @@ describe('LeanGoalsRenderer', () => {
   });
 
   it('shows the plain text of data it does not know', async () => {
-    const renderer = new LeanGoalsRenderer(() => null);
+    const renderer = new LeanOutputRenderer(() => null);
     await renderer.renderModel(
       model({
         [LEAN_OUTPUT_MIME]: { version: 9 },

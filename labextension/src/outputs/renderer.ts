@@ -8,8 +8,9 @@ import {
   kernelRpc,
   RpcAnswer
 } from './kernelRpc';
+import { MessagesView } from './messagesView';
 import {
-  IGoalsPayload,
+  ILeanPayload,
   LEAN_OUTPUT_MIME,
   parsePayload,
   RpcRef
@@ -18,13 +19,20 @@ import {
 /** The kernel connection of the notebook an output node is in, if any. */
 export type KernelFinder = (node: HTMLElement) => IKernelLike | null;
 
+/** The classes a view puts on the output node, cleared before the next one. */
+const VIEW_CLASSES = ['jl-goals', 'jl-messages'];
+
 /**
- * Renders the kernel's interactive goals; hovers are asked of the kernel of
- * the notebook the output is in, which answers only for its own live Lean
- * session. Data this renderer does not know shows as its plain text.
+ * Renders the kernel's interactive goals and messages; hovers are asked of
+ * the kernel of the notebook the output is in (at the payload's position),
+ * which answers only for its own live Lean session. Data this renderer does
+ * not know shows as its plain text.
  */
-export class LeanGoalsRenderer extends Widget implements IRenderMime.IRenderer {
-  private _view: GoalsView | null = null;
+export class LeanOutputRenderer
+  extends Widget
+  implements IRenderMime.IRenderer
+{
+  private _view: GoalsView | MessagesView | null = null;
 
   constructor(private readonly _findKernel: KernelFinder) {
     super();
@@ -35,6 +43,7 @@ export class LeanGoalsRenderer extends Widget implements IRenderMime.IRenderer {
     this._view?.dispose();
     this._view = null;
     this.node.textContent = '';
+    this.node.classList.remove(...VIEW_CLASSES);
     const payload = parsePayload(model.data[LEAN_OUTPUT_MIME]);
     if (payload === null) {
       const text = this.node.ownerDocument.createElement('pre');
@@ -45,7 +54,10 @@ export class LeanGoalsRenderer extends Widget implements IRenderMime.IRenderer {
     }
     const ask =
       payload.rpc === null ? null : (ref: RpcRef) => this._ask(payload, ref);
-    this._view = new GoalsView(this.node, payload, ask);
+    this._view =
+      payload.kind === 'goals'
+        ? new GoalsView(this.node, payload, ask)
+        : new MessagesView(this.node, payload, ask);
   }
 
   dispose(): void {
@@ -53,7 +65,7 @@ export class LeanGoalsRenderer extends Widget implements IRenderMime.IRenderer {
     super.dispose();
   }
 
-  private _ask(payload: IGoalsPayload, ref: RpcRef): Promise<RpcAnswer> {
+  private _ask(payload: ILeanPayload, ref: RpcRef): Promise<RpcAnswer> {
     const kernel = this._findKernel(this.node);
     if (kernel === null || payload.rpc === null) {
       return Promise.resolve({ kind: 'ended', message: 'no kernel' });
@@ -67,16 +79,22 @@ export class LeanGoalsRenderer extends Widget implements IRenderMime.IRenderer {
   }
 }
 
+/** The former name, when the renderer showed goals only. */
+export const LeanGoalsRenderer = LeanOutputRenderer;
+
 /** Before text/markdown (60): JupyterLab shows the interactive rendering. */
 export const RENDERER_RANK = 55;
 
-export function goalsRendererFactory(
+export function leanOutputRendererFactory(
   findKernel: KernelFinder
 ): IRenderMime.IRendererFactory {
   return {
     safe: true, // it only ever sets text: untrusted notebooks may use it
     mimeTypes: [LEAN_OUTPUT_MIME],
     defaultRank: RENDERER_RANK,
-    createRenderer: () => new LeanGoalsRenderer(findKernel)
+    createRenderer: () => new LeanOutputRenderer(findKernel)
   };
 }
+
+/** The former name, when the renderer showed goals only. */
+export const goalsRendererFactory = leanOutputRendererFactory;

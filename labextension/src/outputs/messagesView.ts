@@ -1,0 +1,81 @@
+import { renderInteractiveMessage } from './interactiveMessage';
+import { IMessage, IMessagesPayload, RpcRef, Severity } from './payload';
+import { AskInfo, HOVER_DELAY_MS, SubtermHover } from './subtermHover';
+
+export const MESSAGES_CLASS = 'jl-messages';
+export const MESSAGE_CLASS = 'jl-message';
+
+/** The word of each LSP severity, as Lean's infoview and the kernel say it. */
+export const SEVERITY_WORDS: Record<Severity, string> = {
+  1: 'error',
+  2: 'warning',
+  3: 'info',
+  4: 'hint'
+};
+
+function renderMessage(
+  message: IMessage,
+  refs: RpcRef[] | null,
+  doc: Document
+): HTMLElement {
+  const word = SEVERITY_WORDS[message.severity];
+  const box = doc.createElement('div');
+  box.className = MESSAGE_CLASS;
+  box.dataset.severity = word;
+  const header = doc.createElement('div');
+  header.className = 'jl-message-where';
+  if (message.where) {
+    header.appendChild(doc.createTextNode(`${message.where}: `));
+  }
+  const severity = doc.createElement('span');
+  severity.className = 'jl-message-severity';
+  severity.textContent = word;
+  header.appendChild(severity);
+  const body = doc.createElement('div');
+  body.className = 'jl-message-body';
+  body.appendChild(renderInteractiveMessage(message.message, refs, doc));
+  box.append(header, body);
+  return box;
+}
+
+/**
+ * A messages output: each message laid out as in the infoview's message
+ * list (position and severity, then the message) and, while the output's
+ * Lean session lives, the type of a hovered subterm of its expressions in a
+ * popup (`SubtermHover`). Once the session ended the view is static.
+ */
+export class MessagesView {
+  private readonly _hover: SubtermHover;
+
+  constructor(
+    readonly root: HTMLElement,
+    payload: IMessagesPayload,
+    ask: AskInfo | null,
+    delayMs = HOVER_DELAY_MS
+  ) {
+    const doc = root.ownerDocument;
+    root.classList.add(MESSAGES_CLASS);
+    this._hover = new SubtermHover(root, ask, delayMs);
+    if (payload.title) {
+      const title = doc.createElement('div');
+      title.className = 'jl-messages-title';
+      title.textContent = payload.title;
+      root.appendChild(title);
+    }
+    for (const message of payload.messages) {
+      root.appendChild(renderMessage(message, this._hover.collect, doc));
+    }
+  }
+
+  get refs(): RpcRef[] {
+    return this._hover.refs;
+  }
+
+  get isStatic(): boolean {
+    return this._hover.isStatic;
+  }
+
+  dispose(): void {
+    this._hover.dispose();
+  }
+}
