@@ -129,6 +129,7 @@ class LeanConnection:
         log: logging.Logger | logging.LoggerAdapter[Any],
         backoff: float = 10.0,
         settings: Callable[[], Hashable] | None = None,
+        has_widgets: Callable[[], bool] = lambda: False,
     ) -> None:
         self.manager = manager
         self.owner = owner
@@ -136,6 +137,8 @@ class LeanConnection:
         self.document_name = document_name
         self.startup_timeout = startup_timeout
         self.log = log
+        # Told to Lean at initialize: its messages then carry their expressions' information.
+        self.has_widgets = has_widgets
         self.session: LeanSession | None = None
         self.client: InProcessClient | None = None
         self.version = 0
@@ -243,7 +246,7 @@ class LeanConnection:
             "processId": os.getpid(),
             "rootUri": Path(self.project_dir).as_uri(),
             "capabilities": {},
-            "initializationOptions": {"editDelay": 0, "hasWidgets": False},
+            "initializationOptions": {"editDelay": 0, "hasWidgets": self.has_widgets()},
         }
         try:
             result = await asyncio.wait_for(

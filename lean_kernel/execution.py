@@ -17,6 +17,7 @@ from .connection import ServerExited, WorkerCrashed
 from .goals import GoalAsker
 from .interactive import RpcRelay
 from .magics import MagicHost, UsageError, run_magic, split_magics
+from .messages import interactive_errors, with_interactive_messages
 from .progress import ProgressDisplay
 from .render import ErrorContent, Output, plain_error, render_messages
 
@@ -175,9 +176,15 @@ class CellExecutor:
             self.host.request_timeout,
             self.host.rpc if self.host.interactive_goals else None,
         )
+        interactive = None
+        if self.host.interactive_goals:
+            messages = await with_interactive_messages(
+                self.host.rpc, document, attempt.key, messages
+            )
+            interactive = interactive_errors(self.host.rpc, messages)
         messages = await asker.with_interactive(messages)
         views = await asker.at_sorries(attempt.key, lean_code)
-        outputs, error = render_messages(messages, views)
+        outputs, error = render_messages(messages, views, interactive)
         run.send_all(outputs)
         if goals:
             table = await asker.after_each_line(attempt.key, lean_code)

@@ -124,6 +124,19 @@ class RpcRelay:
         except (WorkerCrashed, ServerExited) as exc:
             raise SessionEnded(f"Lean stopped: {exc}") from exc
 
+    async def call_current(self, method: str, params: Any, position: dict[str, int]) -> Any:
+        """A call of the kernel's own, in the live session: when Lean has ended the session the
+        kernel knew (a new file worker after %reset or a crash), connect again once."""
+        for attempt in range(2):
+            if await self.connect() is None:
+                raise SessionEnded("Lean refused an RPC session")
+            try:
+                return await self.call(method, params, position)
+            except SessionEnded:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
     def keep_alive(self) -> None:
         """Tell Lean the session is in use. Sent on the client directly: a keepAlive is not use
         of Lean by the notebook, so it must not hold off the idle culler."""
@@ -146,21 +159,19 @@ class RpcRelay:
     ) -> dict[str, Any] | None:
         """The MIME data of the goals at ``position`` (document coordinates): the tactic goals,
         else (``term_goal``) the expected type there; None when Lean has neither."""
-        session_id = await self.connect()
-        if session_id is None:
-            return None
         where = {"textDocument": {"uri": self.lean.uri}, "position": position}
         goals: list[Any] = []
         term: Any = None
         try:
-            answer = await self.call("Lean.Widget.getInteractiveGoals", where, position)
+            answer = await self.call_current("Lean.Widget.getInteractiveGoals", where, position)
             if isinstance(answer, dict) and isinstance(answer.get("goals"), list):
                 goals = answer["goals"]
             if not goals and term_goal:
                 term = await self.call("Lean.Widget.getInteractiveTermGoal", where, position)
         except (SessionEnded, LeanRequestError, asyncio.TimeoutError):
             return None
-        if not goals and not isinstance(term, dict):
+        session_id = self.session_id
+        if session_id is None or (not goals and not isinstance(term, dict)):
             return None
         payload = {
             "version": PAYLOAD_VERSION,
@@ -170,6 +181,39 @@ class RpcRelay:
             "goals": goals,
             "termGoal": term if isinstance(term, dict) else None,
             "messages": [],
+            "rpc": {"kernel": self.kernel_token, "session": session_id},
+        }
+        if len(json.dumps(payload, ensure_ascii=False)) > MAX_PAYLOAD_CHARS:
+            return None
+        return payload
+
+    async def interactive_diagnostics(self, first_line: int, end_line: int) -> list[Any] | None:
+        """Lean's interactive diagnostics of document lines ``first_line`` up to ``end_line``
+        (excluded); None when Lean does not give them."""
+        params = {"lineRange": {"start": first_line, "end": end_line}}
+        position = {"line": first_line, "character": 0}
+        try:
+            answer = await self.call_current(
+                "Lean.Widget.getInteractiveDiagnostics", params, position
+            )
+        except (SessionEnded, LeanRequestError, asyncio.TimeoutError):
+            return None
+        return [d for d in answer if isinstance(d, dict)] if isinstance(answer, list) else None
+
+    def messages_payload(
+        self, title: str, position: dict[str, int], messages: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The MIME data of interactive messages (``{severity, where, message}`` each), their
+        references asked about at ``position``; None when too big or no session lives."""
+        session_id = self.session_id
+        if session_id is None:
+            return None
+        payload = {
+            "version": PAYLOAD_VERSION,
+            "kind": "messages",
+            "title": title,
+            "position": position,
+            "messages": messages,
             "rpc": {"kernel": self.kernel_token, "session": session_id},
         }
         if len(json.dumps(payload, ensure_ascii=False)) > MAX_PAYLOAD_CHARS:

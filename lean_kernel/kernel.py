@@ -122,9 +122,9 @@ class LeanKernel(Kernel):
     ).tag(config=True)
     interactive_goals = Bool(
         True,
-        help="Give goal outputs Lean's interactive goals as well (JupyterLab shows the "
-        "type of a subterm on hover, asked through the comm jupyter_lean.rpc); off: text and "
-        "Markdown only.",
+        help="Give goal outputs Lean's interactive goals, and errors that show terms an "
+        "interactive messages output, as well (JupyterLab shows the type of a subterm on "
+        "hover, asked through the comm jupyter_lean.rpc); off: text and Markdown only.",
     ).tag(config=True)
     completion_detail_timeout = Float(
         2.0,
@@ -166,6 +166,7 @@ class LeanKernel(Kernel):
             log=self.log,
             backoff=self.restart_backoff,
             settings=self._lean_settings,
+            has_widgets=lambda: self.interactive_goals,
         )
         self.history = History()
         self.rpc = RpcRelay(self.lean, lambda: self.request_timeout)

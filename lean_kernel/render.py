@@ -44,6 +44,10 @@ class CellMessage:
     # the end of the tactic block, then its `by`), and those goals for the interactive output.
     goal_positions: tuple[dict[str, int], ...] = ()
     interactive: dict[str, Any] | None = field(default=None, compare=False)
+    # Lean's interactive form of the message (TaggedText MsgEmbed) and where it starts in the
+    # document, when Lean gave them (``messages.py``).
+    rich: Any = field(default=None, compare=False)
+    document_position: dict[str, int] | None = field(default=None, compare=False)
 
     @property
     def where(self) -> str:
@@ -189,14 +193,35 @@ def plain_error(ename: str, text: str, summary: str | None = None) -> ErrorConte
     return ErrorContent(ename, summary, (f"{RED}{ename}:{RESET} {text}",))
 
 
+def severity_word(severity: int) -> str:
+    return {ERROR: "error", WARNING: "warning", INFORMATION: "info"}.get(severity, "hint")
+
+
+def messages_output(messages: Sequence[CellMessage], interactive: dict[str, Any]) -> Output:
+    """Messages with Lean's interactive form (``interactive``), as text and Markdown too."""
+    heads = [f"{m.where}: {severity_word(m.severity)}:" for m in messages]
+    plain = "\n".join(f"{head} {m.text.rstrip()}" for head, m in zip(heads, messages, strict=True))
+    markdown = "\n\n".join(
+        f"**{text_span(head)}**\n\n{code_block(m.text.rstrip())}"
+        for head, m in zip(heads, messages, strict=True)
+    )
+    data = {"text/plain": plain, "text/markdown": markdown, MIME_TYPE: interactive}
+    return "display_data", {"data": data, "metadata": {}}
+
+
 def render_messages(
-    messages: Sequence[CellMessage], goal_views: Sequence[GoalView] = ()
+    messages: Sequence[CellMessage],
+    goal_views: Sequence[GoalView] = (),
+    interactive_messages: tuple[Sequence[CellMessage], dict[str, Any]] | None = None,
 ) -> tuple[list[Output], ErrorContent | None]:
-    """The outputs of a checked cell: streams, then goals, and the error (sent last)."""
+    """The outputs of a checked cell: streams, then goals, the interactive messages, and the
+    error (sent last)."""
     ordered = sorted(messages, key=lambda m: (m.line, m.column))
     outputs = stream_outputs(ordered)
     outputs += [goal_output(unsolved_goals(m)) for m in ordered if m.unsolved_goals]
     outputs += [goal_output(view) for view in goal_views]
+    if interactive_messages is not None:
+        outputs.append(messages_output(*interactive_messages))
     return outputs, lean_error(ordered)
 
 

@@ -55,7 +55,9 @@ class TestLean4Kernel(jupyter_kernel_test.KernelTests):
 
     code_hello_world = '#eval IO.println "hello, world"'
     code_stderr = "theorem uses_sorry : 1 = 1 := by\n  sorry"
-    code_generate_error = 'def notANat : Nat := "five"'
+    # An error whose text shows no terms: jupyter_kernel_test expects the error output alone. An
+    # error that shows terms also has its interactive messages output (test_kernel_messages.py).
+    code_generate_error = "#check notDefinedAnywhere"
     code_display_data = [
         {"code": "theorem shows_a_goal (n : Nat) : n = n := by\n  sorry", "mime": "text/markdown"},
     ]

@@ -181,6 +181,31 @@ MUTANTS = [
         'run.send("update_display_data", progress.blank())',
         f"{PROTOCOL}::test_clear_output",
     ),
+    # -- interactive messages in kernel outputs (real tier) ----------------------------------
+    Mutant(
+        "the kernel does not tell Lean hasWidgets: messages lose their terms' information",
+        "lean_kernel/connection.py",
+        '"hasWidgets": self.has_widgets()',
+        '"hasWidgets": False',
+        "tests/lean_kernel/test_kernel_messages.py"
+        "::test_hover_on_a_term_of_the_message_gives_its_type",
+    ),
+    Mutant(
+        "traces keep Lean's (trace) placeholders once hasWidgets is on",
+        "lean_kernel/messages.py",
+        "        if has_trace(rich):\n",
+        "        if False:\n",
+        "tests/lean_kernel/test_kernel_messages.py"
+        "::test_trace_text_is_what_lean_prints_without_widgets",
+    ),
+    Mutant(
+        "collapsed trace children are not fetched",
+        "lean_kernel/messages.py",
+        "        answer = await self._expand(children[\"lazy\"])",
+        "        answer = None",
+        "tests/lean_kernel/test_kernel_messages.py"
+        "::test_trace_text_is_what_lean_prints_without_widgets",
+    ),
     # -- time limits relative to the machine's pace still catch a stalled event loop --------
     Mutant(
         "the event loop blocks for 1 s when Lean stops reading",
