@@ -1,10 +1,12 @@
-"""The Lean kernel's interactive goals in cell outputs, in Chromium on the real Lean (defaults).
+"""The Lean kernel's interactive goals and messages in cell outputs, in Chromium on the real Lean
+(defaults).
 
 A cell whose `by` block leaves its goal unsolved (without a library most tactics are unknown, so
 the goal stays): the output shows the goal with `⊢` as the infoview lays it out, and hovering a
 subterm shows its type in a popup, asked of the kernel's Lean through the comm. After the kernel
-is restarted (its Lean session ended) the same output still shows the goal, statically.
-Screenshots go to ``test-artifacts/labextension/``.
+is restarted (its Lean session ended) the same output still shows the goal, statically. A cell
+with a type error: its messages output lists the error as the infoview does, and its terms show
+their types on hover. Screenshots go to ``test-artifacts/labextension/``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ THEOREM = (
     "prelude\ninductive N where\n  | z : N\n  | s : N → N\n"
     "theorem t (p : N → Prop) (x : N) (h : p x) : p x := by\n  skip"
 )
+TYPE_ERROR = "prelude\ninductive N | z | s (n : N)\ndef bad : N := N"
 GOALS = ".jp-OutputArea .jl-goals"
+MESSAGES = ".jp-OutputArea .jl-messages"
 POPUP = ".jl-popup"
 
 
@@ -101,3 +105,35 @@ def test_kernel_goal_output_is_interactive_then_static_after_restart(page, real_
     expect(goals).to_have_attribute("data-state", "live", timeout=90_000)
     hover_word(page, f"{GOALS} .jl-goal-type", "x")
     expect(page.locator(POPUP)).to_have_text("x : N")
+
+
+def test_kernel_type_error_output_lists_the_message_with_types_on_hover(
+    page, real_lab: Lab
+) -> None:
+    (real_lab.root / "kernel-messages.ipynb").write_text(notebook_json(TYPE_ERROR))
+    open_document(page, real_lab, "kernel-messages.ipynb")
+    cell(page, 0).locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+
+    messages = page.locator(MESSAGES)
+    error = messages.locator('.jl-message[data-severity="error"]')
+    expect(error).to_contain_text("Type mismatch", timeout=90_000)
+    expect(error.locator(".jl-message-where")).to_contain_text("3:15")
+    expect(messages).to_have_attribute("data-state", "live")
+    # The cell still failed: the error output is there too, and no Markdown fallback is shown.
+    expect(page.locator(".jp-OutputArea-output[data-mime-type*='stderr']")).to_contain_text(
+        "Type mismatch"
+    )
+    expect(page.locator(".jp-OutputArea-output .jp-RenderedMarkdown")).to_have_count(0)
+
+    # The first term of the message, `N` (the ill-typed body): its type on hover.
+    terms = error.locator(".jl-subterm")
+    expect(terms.first).to_have_text("N")
+    page.mouse.move(0, 0)
+    box = terms.first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator(POPUP)).to_have_text("N : Type")
+    shot(page, "kernel-messages-hover")
+    page.mouse.move(0, 0)
+    expect(page.locator(POPUP)).to_have_count(0)
