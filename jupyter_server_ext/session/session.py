@@ -60,14 +60,16 @@ STOP_GRACE_SECONDS = 1.0
 
 EXITED_NOTIFICATION = "$/jupyterLean/exited"
 
-# What a warm-pool session sends as `initialize` before any client exists. Conservative on
-# purpose: no Lean-specific capability that would change what Lean sends (silent diagnostics,
-# widgets), so any client is served correctly by the cached result.
+# What a warm-pool session sends as `initialize` before any client exists; the client's own
+# initialize is answered from its result. As the infoview initializes (and VS Code): hasWidgets,
+# without which Lean strips the terms' information from every message it shows (so a trace
+# reads "(trace)" in plain diagnostics, as it does for those clients). Nothing else
+# Lean-specific (silent diagnostics...) that would change what other clients are sent.
 WARM_INITIALIZE_PARAMS: JsonObject = {
     "processId": None,
     "rootUri": None,
     "capabilities": {},
-    "initializationOptions": {"hasWidgets": False},
+    "initializationOptions": {"hasWidgets": True},
 }
 
 

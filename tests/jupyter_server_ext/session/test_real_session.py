@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -249,3 +250,33 @@ async def test_the_infoviews_keepalive_is_not_activity(
             timeout=30,
         )
         assert session.last_activity > before
+
+
+async def test_a_warm_lean_gives_the_infoview_interactive_messages(
+    manager: LeanSessionManager, tmp_path: Path
+) -> None:
+    """A warm-pool Lean is initialized before any client: it must be told hasWidgets as the
+    infoview tells it, or the terms of every message it shows lose their information (Lean strips
+    the tags of messages for a client without widgets, and the client's own initialize is
+    answered from the warm one's result)."""
+    manager.warm_pool_size = 1
+    manager.start()
+    async with stopping(manager):
+        await manager.wait_for_warm_pool()
+        assert manager.session_states() == ["warm"]
+        watcher, uri = await _open(manager, tmp_path)
+        await watcher.settle(uri, 1)
+        connected = await watcher.client.request("$/lean/rpc/connect", {"uri": uri}, timeout=30)
+        answer = await watcher.client.request(
+            "$/lean/rpc/call",
+            {
+                "textDocument": {"uri": uri},
+                "position": {"line": 4, "character": 0},
+                "sessionId": connected["sessionId"],
+                "method": "Lean.Widget.getInteractiveDiagnostics",
+                "params": {"lineRange": {"start": 4, "end": 5}},
+            },
+            timeout=30,
+        )
+        [check] = answer
+        assert '"info"' in json.dumps(check["message"]), "the #check's type carries its info"
