@@ -201,7 +201,7 @@ MUTANTS = [
     Mutant(
         "collapsed trace children are not fetched",
         "lean_kernel/messages.py",
-        "        answer = await self._expand(children[\"lazy\"])",
+        '        answer = await self._expand(children["lazy"])',
         "        answer = None",
         "tests/lean_kernel/test_kernel_messages.py"
         "::test_trace_text_is_what_lean_prints_without_widgets",
