@@ -1,5 +1,6 @@
-import { IGoalsPayload, RpcRef } from './payload';
-import { AskInfo, HOVER_DELAY_MS, SubtermHover } from './subtermHover';
+import { IGoalsPayload } from './payload';
+import { OutputView } from './outputView';
+import { AskInfo, HOVER_DELAY_MS } from './subtermHover';
 import { renderGoal } from './taggedText';
 
 export type { AskInfo } from './subtermHover';
@@ -16,24 +17,15 @@ export {
  * (`SubtermHover`). Once the kernel says the session ended the view is
  * static: the same goals, no hovers, never an error.
  */
-export class GoalsView {
-  private readonly _hover: SubtermHover;
-
+export class GoalsView extends OutputView {
   constructor(
-    readonly root: HTMLElement,
+    root: HTMLElement,
     payload: IGoalsPayload,
     ask: AskInfo | null,
     delayMs = HOVER_DELAY_MS
   ) {
+    super(root, 'jl-goals', payload.title, ask, delayMs);
     const doc = root.ownerDocument;
-    root.classList.add('jl-goals');
-    this._hover = new SubtermHover(root, ask, delayMs);
-    if (payload.title) {
-      const title = doc.createElement('div');
-      title.className = 'jl-goals-title';
-      title.textContent = payload.title;
-      root.appendChild(title);
-    }
     const refs = this._hover.collect;
     for (const goal of payload.goals) {
       root.appendChild(renderGoal(goal, refs, doc));
@@ -47,17 +39,5 @@ export class GoalsView {
       none.textContent = 'no goals';
       root.appendChild(none);
     }
-  }
-
-  get refs(): RpcRef[] {
-    return this._hover.refs;
-  }
-
-  get isStatic(): boolean {
-    return this._hover.isStatic;
-  }
-
-  dispose(): void {
-    this._hover.dispose();
   }
 }

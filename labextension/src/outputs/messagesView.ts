@@ -1,6 +1,7 @@
 import { renderInteractiveMessage } from './interactiveMessage';
 import { IMessage, IMessagesPayload, RpcRef, Severity } from './payload';
-import { AskInfo, HOVER_DELAY_MS, SubtermHover } from './subtermHover';
+import { OutputView } from './outputView';
+import { AskInfo, HOVER_DELAY_MS } from './subtermHover';
 
 export const MESSAGES_CLASS = 'jl-messages';
 export const MESSAGE_CLASS = 'jl-message';
@@ -44,38 +45,18 @@ function renderMessage(
  * Lean session lives, the type of a hovered subterm of its expressions in a
  * popup (`SubtermHover`). Once the session ended the view is static.
  */
-export class MessagesView {
-  private readonly _hover: SubtermHover;
-
+export class MessagesView extends OutputView {
   constructor(
-    readonly root: HTMLElement,
+    root: HTMLElement,
     payload: IMessagesPayload,
     ask: AskInfo | null,
     delayMs = HOVER_DELAY_MS
   ) {
-    const doc = root.ownerDocument;
-    root.classList.add(MESSAGES_CLASS);
-    this._hover = new SubtermHover(root, ask, delayMs);
-    if (payload.title) {
-      const title = doc.createElement('div');
-      title.className = 'jl-messages-title';
-      title.textContent = payload.title;
-      root.appendChild(title);
-    }
+    super(root, MESSAGES_CLASS, payload.title, ask, delayMs);
     for (const message of payload.messages) {
-      root.appendChild(renderMessage(message, this._hover.collect, doc));
+      root.appendChild(
+        renderMessage(message, this._hover.collect, root.ownerDocument)
+      );
     }
-  }
-
-  get refs(): RpcRef[] {
-    return this._hover.refs;
-  }
-
-  get isStatic(): boolean {
-    return this._hover.isStatic;
-  }
-
-  dispose(): void {
-    this._hover.dispose();
   }
 }
