@@ -163,8 +163,8 @@ async def with_interactive_messages(
     """``messages`` with their interactive form, and their own text where it holds traces."""
     chosen = list(messages)
     cell = document.cell(key)
-    if not chosen or cell is None:
-        return chosen
+    if cell is None or not any(_needs_interactive_form(m) for m in chosen):
+        return chosen  # most cells: Lean is not asked again
     first = document.start_line(key)
     answer = await relay.interactive_diagnostics(first, first + cell.line_count + 1)
     if not answer:
@@ -193,6 +193,12 @@ async def with_interactive_messages(
             changes["text"] = await texts.text(rich)
         chosen[index] = dataclasses.replace(message, **changes)
     return chosen
+
+
+def _needs_interactive_form(message: CellMessage) -> bool:
+    """An error may go to the messages output; a text with Lean's placeholder needs its traces
+    written out. Anything else reads the same in both forms."""
+    return (message.severity == ERROR and not message.unsolved_goals) or UNEXPANDED in message.text
 
 
 def shown_interactively(message: CellMessage) -> bool:
