@@ -179,6 +179,18 @@ def test_hostile_lean_text_stays_text(page, real_lab: Lab) -> None:
     expect(cell(page, 2).locator(".jp-OutputArea-output")).to_contain_text(
         f"{HOSTILE_NAME} : N", timeout=90_000
     )
-    expect(cell(page, 3).locator(".jp-OutputArea-output")).to_contain_text(HOSTILE_NAME)
+    # Its interactive messages output and its error output, both with the name as text.
+    outputs = cell(page, 3).locator(".jp-OutputArea-output")
+    expect(outputs).to_have_count(2)
+    expect(outputs.nth(0).locator(".jl-message")).to_contain_text(HOSTILE_NAME)
+    expect(outputs.nth(1)).to_contain_text(HOSTILE_NAME)
     shot(page, "real-hostile-outputs")
+    _assert_nothing_live(page, loads)
+    # The name's type on hover in the message: Lean's text again, in the popup.
+    term = outputs.nth(0).locator(".jl-subterm", has_text="img").first
+    page.mouse.move(0, 0)
+    box = term.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator(".jl-popup")).to_contain_text(HOSTILE_NAME)
     _assert_nothing_live(page, loads)
