@@ -148,8 +148,11 @@ def kernel(workdir: Path, env: dict[str, str], arguments: Sequence[str] = ()) ->
         manager.shutdown_kernel(now=False)
 
 
-def execute(client: Any, code: str, cell_id: str | None = None) -> tuple[float, dict[str, Any]]:
-    """Milliseconds from sending execute_request to receiving its execute_reply."""
+def execute(
+    client: Any, code: str, cell_id: str | None = None, status: str = "ok"
+) -> tuple[float, dict[str, Any]]:
+    """Milliseconds from sending execute_request to receiving its execute_reply (whose status
+    must be ``status``)."""
     metadata = {"cellId": cell_id} if cell_id else {}
     msg = client.session.msg(
         "execute_request",
@@ -179,8 +182,8 @@ def execute(client: Any, code: str, cell_id: str | None = None) -> tuple[float, 
             and out["content"]["execution_state"] == "idle"
         ):
             break
-    if reply["content"]["status"] != "ok":
-        raise RuntimeError(f"cell {code!r} failed: {reply['content']}")
+    if reply["content"]["status"] != status:
+        raise RuntimeError(f"cell {code!r}: {status} expected, got {reply['content']}")
     return elapsed, reply
 
 

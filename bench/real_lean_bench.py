@@ -9,7 +9,9 @@ assembles one. Three tables:
 
 1. Kernel time per trivial prelude cell (execute_request -> execute_reply, the cell re-run in
    place) next to Lean's own edit -> diagnostics on the same document (`lean --server` driven over
-   stdio: didChange, then waitForDiagnostics). Target: kernel p50 <= Lean's p50 + 10 ms.
+   stdio: didChange, then waitForDiagnostics). Target: kernel p50 <= Lean's p50 + 10 ms. Also,
+   without a target, a cell with a type error: the kernel then asks Lean for the error's
+   interactive form too (its messages output).
 2. Create-to-initialized through WS /lean/lsp (a real `jupyter server`, sandbox none and default)
    next to spawning the same `lean --server` directly and initializing it. Target: at most
    1.2 x direct + 10 ms.
@@ -44,6 +46,8 @@ from jupyter_server_ext.session.command import find_tool
 
 PRELUDE = "prelude\ninductive N where\n  | z : N\n  | s : N → N\n"
 CELL = "#check N.s"
+# An error that shows terms: the kernel also asks Lean for its interactive form (messages output).
+ERROR_CELL = "def bad : N := N"
 KERNEL_TARGET_MS = 10.0
 CREATE_RATIO, CREATE_SLACK_MS = 1.2, 10.0
 
@@ -157,12 +161,14 @@ async def lean_edit_to_diagnostics(lean: str, samples: int, workdir: Path) -> li
         await proc.wait()
 
 
-def kernel_cell_times(samples: int, workdir: Path) -> list[float]:
+def kernel_cell_times(
+    samples: int, workdir: Path, cell: str = CELL, status: str = "ok"
+) -> list[float]:
     """The kernel with default settings (no JUPYTER_LEAN_COMMAND): re-running one cell."""
     with kernel(workdir, {}) as client:
         execute(client, PRELUDE, "header")
-        execute(client, CELL, "cell")
-        return [execute(client, CELL, "cell")[0] for _ in range(samples)]
+        execute(client, cell, "cell", status)
+        return [execute(client, cell, "cell", status)[0] for _ in range(samples)]
 
 
 # -- 2. create-to-initialized ------------------------------------------------------------------
@@ -288,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         log("1. the kernel, re-running a prelude cell")
         results["kernel_cell_ms"] = kernel_cell_times(options.samples, workdir)
+        log("1. the kernel, re-running a cell with a type error")
+        results["kernel_error_cell_ms"] = kernel_cell_times(
+            options.samples, workdir, ERROR_CELL, "error"
+        )
         log("2. spawning `lean --server` directly")
         results["spawn_ms"] = asyncio.run(spawn_times([lean, "--server"], options.samples))
         for sandbox in ("none", None):
@@ -340,6 +350,10 @@ def report(results: dict[str, Any]) -> str:
                         "lean_edit_ms",
                     ),
                     row("kernel: execute_request -> execute_reply", "kernel_cell_ms"),
+                    row(
+                        "kernel, a type error (+ interactive messages output; no target)",
+                        "kernel_error_cell_ms",
+                    ),
                 ],
             )
             + f"\n\nTarget: kernel p50 <= Lean p50 + {KERNEL_TARGET_MS:g} ms: {verdict['kernel']}",
