@@ -50,6 +50,10 @@ class SessionEnded(Exception):
     """The RPC session an output refers to is gone (another kernel, a new Lean, expired)."""
 
 
+# What a kernel's own RPC call can come to besides an answer: the output then goes without.
+RPC_FAILURES = (SessionEnded, LeanRequestError, asyncio.TimeoutError)
+
+
 @dataclass
 class _Connected:
     lean_session: LeanSession  # the Lean server the RPC session lives in
@@ -168,24 +172,18 @@ class RpcRelay:
                 goals = answer["goals"]
             if not goals and term_goal:
                 term = await self.call("Lean.Widget.getInteractiveTermGoal", where, position)
-        except (SessionEnded, LeanRequestError, asyncio.TimeoutError):
+        except RPC_FAILURES:
             return None
-        session_id = self.session_id
-        if session_id is None or (not goals and not isinstance(term, dict)):
+        if not goals and not isinstance(term, dict):
             return None
-        payload = {
-            "version": PAYLOAD_VERSION,
-            "kind": "goals",
-            "title": title,
-            "position": position,
-            "goals": goals,
-            "termGoal": term if isinstance(term, dict) else None,
-            "messages": [],
-            "rpc": {"kernel": self.kernel_token, "session": session_id},
-        }
-        if len(json.dumps(payload, ensure_ascii=False)) > MAX_PAYLOAD_CHARS:
-            return None
-        return payload
+        return self._payload(
+            "goals",
+            title,
+            position,
+            goals=goals,
+            termGoal=term if isinstance(term, dict) else None,
+            messages=[],
+        )
 
     async def interactive_diagnostics(self, first_line: int, end_line: int) -> list[Any] | None:
         """Lean's interactive diagnostics of document lines ``first_line`` up to ``end_line``
@@ -196,7 +194,7 @@ class RpcRelay:
             answer = await self.call_current(
                 "Lean.Widget.getInteractiveDiagnostics", params, position
             )
-        except (SessionEnded, LeanRequestError, asyncio.TimeoutError):
+        except RPC_FAILURES:
             return None
         return [d for d in answer if isinstance(d, dict)] if isinstance(answer, list) else None
 
@@ -205,15 +203,22 @@ class RpcRelay:
     ) -> dict[str, Any] | None:
         """The MIME data of interactive messages (``{severity, where, message}`` each), their
         references asked about at ``position``; None when too big or no session lives."""
+        return self._payload("messages", title, position, messages=messages)
+
+    def _payload(
+        self, kind: str, title: str, position: dict[str, int], **content: Any
+    ) -> dict[str, Any] | None:
+        """An output's MIME data in the live RPC session; None when no session lives or the
+        data is too big (the output keeps its text renderings only)."""
         session_id = self.session_id
         if session_id is None:
             return None
         payload = {
             "version": PAYLOAD_VERSION,
-            "kind": "messages",
+            "kind": kind,
             "title": title,
             "position": position,
-            "messages": messages,
+            **content,
             "rpc": {"kernel": self.kernel_token, "session": session_id},
         }
         if len(json.dumps(payload, ensure_ascii=False)) > MAX_PAYLOAD_CHARS:

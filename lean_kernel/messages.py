@@ -12,16 +12,13 @@ error output, as unsolved goals have their goals output).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from jupyter_server_ext.session import LeanRequestError
-
 from .document import NotebookDocument
-from .interactive import RpcRelay, SessionEnded
-from .render import ERROR, CellMessage
+from .interactive import RPC_FAILURES, RpcRelay
+from .render import ERROR, CellMessage, diagnostic_start
 
 LAZY_CHILDREN = "Lean.Widget.lazyTraceChildrenToInteractive"
 MAX_LAZY_EXPANSIONS = 200  # per cell: a trace of thousands of collapsed nodes stays bounded
@@ -147,7 +144,7 @@ class MessageText:
         self.expansions += 1
         try:
             answer = await self._expand(children["lazy"])
-        except (SessionEnded, LeanRequestError, asyncio.TimeoutError):
+        except RPC_FAILURES:
             return None  # Lean's own placeholder, as when the kernel cannot ask
         return list(answer) if isinstance(answer, list) else None
 
@@ -172,7 +169,7 @@ async def with_interactive_messages(
     # Lean's diagnostics by where they start in the cell; a message takes the first of its place.
     found: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
     for diagnostic in answer:
-        start = _start(diagnostic)
+        start = diagnostic_start(diagnostic)
         located = document.locate(*start) if start is not None else None
         if located is not None and located.key == key:
             place = (located.line, located.column, diagnostic.get("severity"))
@@ -205,18 +202,6 @@ def shown_interactively(message: CellMessage) -> bool:
     """The errors the interactive messages output shows: those with something to hover (an
     unsolved goals error has its goals output instead)."""
     return message.severity == ERROR and not message.unsolved_goals and has_expression(message.rich)
-
-
-def _start(diagnostic: Any) -> tuple[int, int] | None:
-    span = (
-        diagnostic.get("fullRange") or diagnostic.get("range")
-        if isinstance(diagnostic, dict)
-        else None
-    )
-    start = span.get("start") if isinstance(span, dict) else None
-    if isinstance(start, dict) and isinstance(start.get("line"), int):
-        return start["line"], int(start.get("character") or 0)
-    return None
 
 
 def _position(line: int) -> dict[str, int]:
