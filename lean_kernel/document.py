@@ -17,7 +17,7 @@ from typing import Any
 
 from jupyter_server_ext.session import index_to_position, utf16_column_to_index
 
-from .render import ERROR, CellMessage, message_from_diagnostic
+from .render import ERROR, CellMessage, diagnostic_start, message_from_diagnostic
 from .syntax import header_line_numbers, scan
 
 Position = tuple[int, int]  # (line, UTF-16 character), as LSP counts
@@ -245,10 +245,10 @@ class NotebookDocument:
         last = first + (cell.line_count if cell is not None else 0)
         messages = []
         for diagnostic in diagnostics:
-            where = (diagnostic.get("fullRange") or diagnostic.get("range") or {}).get("start")
-            if not isinstance(where, dict):
+            start = diagnostic_start(diagnostic)
+            if start is None:
                 continue
-            line, character = int(where.get("line", 0)), int(where.get("character", 0))
+            line, character = start
             if header <= line < first or line > last:
                 continue
             located = document.locate(line, character)

@@ -73,6 +73,15 @@ class ErrorContent:
         return {"ename": self.ename, "evalue": self.evalue, "traceback": list(self.traceback)}
 
 
+def diagnostic_start(diagnostic: dict[str, Any]) -> tuple[int, int] | None:
+    """Where a diagnostic starts in the document (line, character of its full range); None
+    when it does not say."""
+    where = (diagnostic.get("fullRange") or diagnostic.get("range") or {}).get("start")
+    if not isinstance(where, dict):
+        return None
+    return int(where.get("line", 0)), int(where.get("character", 0))
+
+
 def message_from_diagnostic(
     diagnostic: dict[str, Any], line: int, column: int, place: str | None = None
 ) -> CellMessage:
