@@ -170,18 +170,12 @@ class CellExecutor:
                 else:
                     run.send("update_display_data", progress.blank())
         messages = document.messages_of(attempt.key, diagnostics)
-        asker = GoalAsker(
-            lean,
-            document,
-            self.host.request_timeout,
-            self.host.rpc if self.host.interactive_goals else None,
-        )
+        relay = self.host.rpc if self.host.interactive_goals else None  # None: text only
+        asker = GoalAsker(lean, document, self.host.request_timeout, relay)
         interactive = None
-        if self.host.interactive_goals:
-            messages = await with_interactive_messages(
-                self.host.rpc, document, attempt.key, messages
-            )
-            interactive = interactive_errors(self.host.rpc, messages)
+        if relay is not None:
+            messages = await with_interactive_messages(relay, document, attempt.key, messages)
+            interactive = interactive_errors(relay, messages)
         messages = await asker.with_interactive(messages)
         views = await asker.at_sorries(attempt.key, lean_code)
         outputs, error = render_messages(messages, views, interactive)

@@ -45,6 +45,15 @@ from .syntax import completeness, identifier_start, is_ident_char
 
 T = TypeVar("T")
 
+# What a completion or inspection can come to besides Lean's answer: the reply is then empty.
+LEAN_REQUEST_FAILURES = (
+    LeanUnavailable,
+    ServerExited,
+    WorkerCrashed,
+    LeanRequestError,
+    asyncio.TimeoutError,
+)
+
 
 class LeanKernel(Kernel):
     implementation = "lean_kernel"
@@ -405,13 +414,7 @@ class LeanKernel(Kernel):
 
         try:
             chosen = await self._at_cursor(code, cursor, "textDocument/completion", described)
-        except (
-            LeanUnavailable,
-            ServerExited,
-            WorkerCrashed,
-            LeanRequestError,
-            asyncio.TimeoutError,
-        ) as exc:
+        except LEAN_REQUEST_FAILURES as exc:
             self.log.info("Lean completion failed: %s", exc)
             return reply
         reply.update(completion_reply(chosen, start, cursor))
@@ -432,13 +435,7 @@ class LeanKernel(Kernel):
             at -= 1
         try:
             result = await self._at_cursor(code, at, "textDocument/hover")
-        except (
-            LeanUnavailable,
-            ServerExited,
-            WorkerCrashed,
-            LeanRequestError,
-            asyncio.TimeoutError,
-        ) as exc:
+        except LEAN_REQUEST_FAILURES as exc:
             self.log.info("Lean hover failed: %s", exc)
             return reply
         bundle = hover_bundle(result.get("contents")) if isinstance(result, dict) else None
