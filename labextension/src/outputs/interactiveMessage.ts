@@ -1,17 +1,8 @@
 import { InteractiveMessage, ITraceEmbed, MsgEmbed, RpcRef } from './payload';
-import { renderGoal, renderTaggedText } from './taggedText';
+import { block, renderGoal, renderTaggedText } from './taggedText';
 
 /** Shown for trace children Lean sends only on request (not in outputs). */
 export const LAZY_TRACE_CHILDREN = '[…]';
-
-function block(doc: Document, className: string, ...parts: Node[]): Element {
-  const element = doc.createElement('div');
-  element.className = className;
-  for (const part of parts) {
-    element.appendChild(part);
-  }
-  return element;
-}
 
 /**
  * A trace as Lean prints it: `[cls] msg`, the children below it, indented

@@ -35,7 +35,12 @@ export function renderTaggedText(
   return span;
 }
 
-function line(doc: Document, className: string, ...parts: Node[]): Element {
+/** A `div` of class `className` holding `parts` (fixed class names only). */
+export function block(
+  doc: Document,
+  className: string,
+  ...parts: Node[]
+): Element {
   const element = doc.createElement('div');
   element.className = className;
   for (const part of parts) {
@@ -61,7 +66,7 @@ export function renderGoal(
   box.className = 'jl-goal';
   if (goal.userName) {
     box.appendChild(
-      line(doc, 'jl-goal-case', doc.createTextNode(`case ${goal.userName}`))
+      block(doc, 'jl-goal-case', doc.createTextNode(`case ${goal.userName}`))
     );
   }
   for (const hyp of goal.hyps) {
@@ -79,10 +84,10 @@ export function renderGoal(
         code(doc, renderTaggedText(hyp.val, refs, doc))
       );
     }
-    box.appendChild(line(doc, 'jl-hyp', ...parts));
+    box.appendChild(block(doc, 'jl-hyp', ...parts));
   }
   box.appendChild(
-    line(
+    block(
       doc,
       'jl-goal-type',
       doc.createTextNode(goal.goalPrefix ?? '⊢ '),
