@@ -1,18 +1,12 @@
 // @vitest-environment jsdom
+import './domShims';
+
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-// Lumino's drag and drop (loaded with its widgets) needs DragEvent, which jsdom lacks.
-vi.hoisted(() => {
-  const scope = globalThis as {
-    DragEvent?: unknown;
-    MouseEvent: typeof MouseEvent;
-  };
-  scope.DragEvent ??= class extends scope.MouseEvent {};
-});
-
 import type { IRenderMime } from '@jupyterlab/rendermime';
-import type { KernelMessage } from '@jupyterlab/services';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { FakeKernel } from './fakeKernel';
 
 import {
   GoalsView,
@@ -20,7 +14,6 @@ import {
   POPUP_CLASS
 } from '../src/outputs/goalsView';
 import {
-  ICommLike,
   IKernelLike,
   INFO_TO_INTERACTIVE,
   KernelRpc,
@@ -276,44 +269,6 @@ describe('GoalsView', () => {
     expect(goals.root.textContent).toContain('⊢ p x');
   });
 });
-
-class FakeComm implements ICommLike {
-  isDisposed = false;
-  opened = 0;
-  sent: unknown[] = [];
-  onMsg: (msg: KernelMessage.ICommMsgMsg) => void = () => undefined;
-  onClose: (msg: KernelMessage.ICommCloseMsg) => void = () => undefined;
-  open(): void {
-    this.opened++;
-  }
-  send(data: unknown): void {
-    this.sent.push(data);
-  }
-  reply(data: unknown): void {
-    // Only the content's data is read: the rest of the message is left out.
-    this.onMsg({
-      content: { comm_id: 'c', data }
-    } as unknown as KernelMessage.ICommMsgMsg);
-  }
-  close(): void {
-    this.onClose({} as KernelMessage.ICommCloseMsg);
-  }
-  dispose(): void {
-    this.isDisposed = true;
-  }
-}
-
-class FakeKernel implements IKernelLike {
-  isDisposed = false;
-  comms: FakeComm[] = [];
-  targets: string[] = [];
-  createComm(target: string): FakeComm {
-    this.targets.push(target);
-    const comm = new FakeComm();
-    this.comms.push(comm);
-    return comm;
-  }
-}
 
 describe('KernelRpc', () => {
   const target = { kernel: 'k1', session: '1234' };

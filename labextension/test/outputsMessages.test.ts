@@ -1,26 +1,15 @@
 // @vitest-environment jsdom
+import './domShims';
+
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-// Lumino's drag and drop (loaded with its widgets) needs DragEvent, which jsdom lacks.
-vi.hoisted(() => {
-  const scope = globalThis as {
-    DragEvent?: unknown;
-    MouseEvent: typeof MouseEvent;
-  };
-  scope.DragEvent ??= class extends scope.MouseEvent {};
-});
-
 import type { IRenderMime } from '@jupyterlab/rendermime';
-import type { KernelMessage } from '@jupyterlab/services';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { FakeKernel } from './fakeKernel';
+
 import { HOVERED_CLASS, POPUP_CLASS } from '../src/outputs/goalsView';
-import {
-  ICommLike,
-  IKernelLike,
-  INFO_TO_INTERACTIVE,
-  RpcAnswer
-} from '../src/outputs/kernelRpc';
+import { INFO_TO_INTERACTIVE, RpcAnswer } from '../src/outputs/kernelRpc';
 import { LAZY_TRACE_CHILDREN } from '../src/outputs/interactiveMessage';
 import { MessagesView } from '../src/outputs/messagesView';
 import {
@@ -492,36 +481,6 @@ describe('MessagesView', () => {
     );
   });
 });
-
-class FakeComm implements ICommLike {
-  isDisposed = false;
-  sent: unknown[] = [];
-  onMsg: (msg: KernelMessage.ICommMsgMsg) => void = () => undefined;
-  onClose: (msg: KernelMessage.ICommCloseMsg) => void = () => undefined;
-  open(): void {}
-  send(data: unknown): void {
-    this.sent.push(data);
-  }
-  reply(data: unknown): void {
-    // Only the content's data is read: the rest of the message is left out.
-    this.onMsg({
-      content: { comm_id: 'c', data }
-    } as unknown as KernelMessage.ICommMsgMsg);
-  }
-  dispose(): void {
-    this.isDisposed = true;
-  }
-}
-
-class FakeKernel implements IKernelLike {
-  isDisposed = false;
-  comms: FakeComm[] = [];
-  createComm(): FakeComm {
-    const comm = new FakeComm();
-    this.comms.push(comm);
-    return comm;
-  }
-}
 
 describe('LeanOutputRenderer with messages', () => {
   function model(data: Json): IRenderMime.IMimeModel {
