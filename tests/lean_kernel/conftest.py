@@ -56,3 +56,13 @@ def real_dirs(real_lean: Any, tmp_path_factory: pytest.TempPathFactory) -> Jupyt
     dirs = make_dirs(tmp_path_factory.mktemp("jupyter-real"))
     dirs.add_kernel("lean4")
     return dirs
+
+
+@pytest.fixture(scope="module")
+def real_kernel(
+    real_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KernelHarness]:
+    """One kernel on the real Lean (default settings) per test module."""
+    harness = start_kernel(real_dirs, tmp_path_factory.mktemp("real-kernel"))
+    yield harness
+    harness.shutdown()

@@ -207,6 +207,11 @@ class KernelHarness:
         assert result.status == "ok", result.error_text or result.content
         return result
 
+    def fresh_document(self) -> None:
+        """An empty Lean document, no time limit, no goal tables: a module's shared kernel made
+        ready for its next test."""
+        self.ok("%reset\n%timeout off\n%goals off")
+
     def request(self, method: str, **content: Any) -> dict[str, Any]:
         msg_id = getattr(self.kc, method)(**content)
         return self.reply(msg_id)["content"]

@@ -28,7 +28,7 @@ def shared_kernel(jupyter_dirs: JupyterDirs, kernel_dir: Path) -> Iterator[Kerne
 
 @pytest.fixture
 def kernel(shared_kernel: KernelHarness) -> KernelHarness:
-    shared_kernel.ok("%reset\n%timeout off\n%goals off")
+    shared_kernel.fresh_document()
     return shared_kernel
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +38,9 @@ def goal_bundles(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["content"]["data"] for m in outputs if m["msg_type"] == "display_data"]
 
 
-@pytest.fixture(scope="module")
-def real_kernel(
-    real_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[KernelHarness]:
-    harness = start_kernel(real_dirs, tmp_path_factory.mktemp("interactive"))
-    yield harness
-    harness.shutdown()
-
-
 @pytest.fixture
 def kernel(real_kernel: KernelHarness) -> KernelHarness:
-    real_kernel.ok("%reset\n%timeout off\n%goals off")
+    real_kernel.fresh_document()
     return real_kernel
 
 

@@ -31,18 +31,9 @@ TRACES = (
 )
 
 
-@pytest.fixture(scope="module")
-def real_kernel(
-    real_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[KernelHarness]:
-    harness = start_kernel(real_dirs, tmp_path_factory.mktemp("messages"))
-    yield harness
-    harness.shutdown()
-
-
 @pytest.fixture
 def kernel(real_kernel: KernelHarness) -> KernelHarness:
-    real_kernel.ok("%reset\n%timeout off\n%goals off")
+    real_kernel.fresh_document()
     real_kernel.ok(HEADER, cell_id="header")
     return real_kernel
 

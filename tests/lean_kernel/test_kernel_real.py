@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_harness import JupyterDirs, KernelHarness, live_markup, make_dirs, start_kernel
+from kernel_harness import JupyterDirs, KernelHarness, live_markup, make_dirs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -45,19 +44,10 @@ HOSTILE = "«```<img src=x onerror=alert(1)>»"
 HOSTILE_LINES = "«x\n```\n<img src=x onerror=alert(1)>\n»"
 
 
-@pytest.fixture(scope="module")
-def real_kernel(
-    real_dirs: JupyterDirs, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[KernelHarness]:
-    harness = start_kernel(real_dirs, tmp_path_factory.mktemp("real"))
-    yield harness
-    harness.shutdown()
-
-
 @pytest.fixture
 def kernel(real_kernel: KernelHarness) -> KernelHarness:
     """The module's kernel with an empty document, then the prelude cell run."""
-    real_kernel.ok("%reset\n%timeout off\n%goals off")
+    real_kernel.fresh_document()
     real_kernel.ok(PRELUDE, cell_id="prelude")
     return real_kernel
 
