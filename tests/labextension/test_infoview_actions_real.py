@@ -26,7 +26,12 @@ from labextension.lab_page import (
     shot,
     type_at_end_of_cell,
 )
-from labextension.test_infoview_real import cursor_at_end_of_cell, show_infoview
+from labextension.test_infoview_real import (
+    cursor_at_end_of_cell,
+    show_infoview,
+    tactic_goals,
+    tactic_state,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -119,35 +124,35 @@ def test_a_pinned_goal_stays_while_the_cursor_moves_and_leads_back_to_its_cell(
     infoview = show_infoview(page)
     cursor_at_end_of_cell(page, THEOREM_T_CELL)
     at_cursor, pinned = section(infoview, pinned=False), section(infoview, pinned=True)
-    expect(at_cursor.locator("[data-is-goal]")).to_have_text("⊢ p two")
+    expect(tactic_goals(at_cursor)).to_have_text("⊢ p two")
 
     at_cursor.locator("[data-id=toggle-pinned]").click()
     pin_line = document_line(PRELUDE_CELLS, THEOREM_T_CELL, 1)
     expect(pinned.locator("xpath=./summary")).to_contain_text(f"pin.ipynb.lean:{pin_line + 1}:2")
-    expect(pinned.locator("[data-is-goal]")).to_have_text("⊢ p two")
+    expect(tactic_goals(pinned)).to_have_text("⊢ p two")
 
     # The cursor moves to another proof: the pinned goal stays.
     cursor_at_end_of_cell(page, THEOREM_U_CELL)
-    expect(at_cursor.locator("[data-is-goal]")).to_have_text("⊢ q")
-    expect(pinned.locator("[data-is-goal]")).to_have_text("⊢ p two")
-    expect(pinned.locator(".goal-hyp")).to_have_text(["p", "x", "h"])
+    expect(tactic_goals(at_cursor)).to_have_text("⊢ q")
+    expect(tactic_goals(pinned)).to_have_text("⊢ p two")
+    expect(tactic_state(pinned).locator(".goal-hyp")).to_have_text(["p", "x", "h"])
     shot(page, "infoview-pinned")
 
     # A line typed in a cell above moves the pinned place with its proof.
     type_at_end_of_cell(page, INDUCTIVE_CELL, "\n-- a line above the pin")
     expect(pinned.locator("xpath=./summary")).to_contain_text(f"pin.ipynb.lean:{pin_line + 2}:2")
-    expect(pinned.locator("[data-is-goal]")).to_have_text("⊢ p two")
+    expect(tactic_goals(pinned)).to_have_text("⊢ p two")
 
     # In another notebook of the project, the pin stays too.
     open_from_file_browser(page, "pin-other.ipynb")
     expect(page.locator(".jp-Lean-status")).to_have_text(CONNECTED_STATUS, timeout=60_000)
     cursor_at_end_of_shown_cell(page, 1)
-    expect(at_cursor.locator("[data-is-goal]")).to_have_text("⊢ r")
-    expect(pinned.locator("[data-is-goal]")).to_have_text("⊢ p two")
+    expect(tactic_goals(at_cursor)).to_have_text("⊢ r")
+    expect(tactic_goals(pinned)).to_have_text("⊢ p two")
     shot(page, "infoview-pinned-other-notebook")
 
     # Ctrl-click on `two` in the pinned goal: into the defining cell of the pin's notebook.
-    pinned.locator("[data-is-goal] [data-has-tooltip-on-hover]", has_text="two").last.click(
+    tactic_goals(pinned).locator("[data-has-tooltip-on-hover]", has_text="two").last.click(
         modifiers=["Control"]
     )
     expect_cursor_at(page, "pin.ipynb", DEF_CELL, line=0, column=4)
@@ -156,11 +161,11 @@ def test_a_pinned_goal_stays_while_the_cursor_moves_and_leads_back_to_its_cell(
     open_from_file_browser(page, "pin-other.ipynb")
     pinned.locator("[data-id=reveal-file-location]").click()
     expect_cursor_at(page, "pin.ipynb", THEOREM_T_CELL, line=1, column=2)
-    expect(at_cursor.locator("[data-is-goal]")).to_have_text("⊢ p two")
+    expect(tactic_goals(at_cursor)).to_have_text("⊢ p two")
 
     pinned.locator("[data-id=toggle-pinned]").click()
     expect(pinned).to_have_count(0)
-    expect(at_cursor.locator("[data-is-goal]")).to_have_text("⊢ p two")
+    expect(tactic_goals(at_cursor)).to_have_text("⊢ p two")
 
 
 def test_ctrl_click_on_a_name_in_the_goal_goes_to_its_defining_cell(page, real_lab: Lab) -> None:
@@ -168,7 +173,7 @@ def test_ctrl_click_on_a_name_in_the_goal_goes_to_its_defining_cell(page, real_l
     open_document(page, real_lab, "definition.ipynb")
     infoview = show_infoview(page)
     cursor_at_end_of_cell(page, THEOREM_T_CELL)
-    goal = infoview.locator("[data-is-goal]")
+    goal = tactic_goals(infoview)
     expect(goal).to_have_text("⊢ p two")
 
     # `two` in the goal: its definition is the name in `def two` (cell 2, column 4).
@@ -184,7 +189,7 @@ def test_ctrl_click_on_a_name_in_the_goal_goes_to_its_defining_cell(page, real_l
     # Cmd-click (macOS) on `N` in a hypothesis' type: to `inductive N` (cell 1, column 10).
     cursor_at_end_of_cell(page, THEOREM_T_CELL)
     expect(goal).to_have_text("⊢ p two")
-    hypothesis_x = infoview.locator(".goal-hyp", has_text="x").locator("xpath=..")
+    hypothesis_x = tactic_state(infoview).locator(".goal-hyp", has_text="x").locator("xpath=..")
     hypothesis_x.locator("[data-has-tooltip-on-hover]", has_text="N").last.click(modifiers=["Meta"])
     expect_cursor_at(page, "definition.ipynb", INDUCTIVE_CELL, line=0, column=10)
 
@@ -198,7 +203,7 @@ def test_ctrl_click_on_a_name_in_the_goal_of_a_lean_file_goes_to_its_line(
     infoview = show_infoview(page)
     page.locator(".jp-FileEditor .cm-content").click()
     page.keyboard.press("Control+End")
-    goal = infoview.locator("[data-is-goal]")
+    goal = tactic_goals(infoview)
     expect(goal).to_have_text("⊢ p two")
 
     goal.locator("[data-has-tooltip-on-hover]", has_text="two").last.click(modifiers=["Control"])
@@ -219,7 +224,7 @@ def test_go_to_definition_scrolls_to_a_cell_far_above(page, real_lab: Lab) -> No
     last = len(cells) - 1
     cell(page, last).scroll_into_view_if_needed()
     cursor_at_end_of_cell(page, last)
-    goal = infoview.locator("[data-is-goal]")
+    goal = tactic_goals(infoview)
     expect(goal).to_have_text("⊢ p two")
     expect(cell(page, DEF_CELL)).not_to_be_in_viewport()
 

@@ -31,6 +31,19 @@ HEADER = "prelude\ninductive N | z | s (n : N)"
 FRAME = ".jp-Lean-infoview-frame"
 
 
+def tactic_state(scope):
+    """The "Tactic state" of the infoview (or of one of its sections).
+
+    Not its "Expected type" beside it: where the cursor ends a line with ``by`` (as it does on its
+    way to the end of a cell), that shows the same goal a second time.
+    """
+    return scope.locator("xpath=.//details[summary[contains(., 'Tactic state')]]")
+
+
+def tactic_goals(scope):
+    return tactic_state(scope).locator("[data-is-goal]")
+
+
 def show_infoview(page):
     run_command(page, "Lean: Show Infoview")
     expect(page.locator(".jp-Lean-infoview")).to_have_attribute("data-state", "ready")
@@ -51,9 +64,9 @@ def test_goal_at_the_cursor_and_the_type_of_a_subterm_on_hover(page, real_lab: L
     cursor_at_end_of_cell(page, 1)
 
     expect(infoview.locator(".goal-goals")).to_have_text("1 goal")
-    target = infoview.locator("[data-is-goal]")
+    target = tactic_goals(infoview)
     expect(target).to_have_text("⊢ p x")
-    expect(infoview.locator(".goal-hyp")).to_have_text(["p", "x"])
+    expect(tactic_state(infoview).locator(".goal-hyp")).to_have_text(["p", "x"])
     expect(infoview.locator("body")).to_contain_text("x : N")
     shot(page, "infoview-goal")
 
@@ -100,10 +113,10 @@ def test_follows_the_cursor_across_cells_and_leaves_jupyterlab_alone(page, real_
     open_document(page, real_lab, "infoview-cells.ipynb")
     infoview = show_infoview(page)
     cursor_at_end_of_cell(page, 1)
-    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ p x")
+    expect(tactic_goals(infoview)).to_have_text("⊢ p x")
     cursor_at_end_of_cell(page, 2)
-    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ q")
-    expect(infoview.locator(".goal-hyp")).to_have_text(["q", "h"])
+    expect(tactic_goals(infoview)).to_have_text("⊢ q")
+    expect(tactic_state(infoview).locator(".goal-hyp")).to_have_text(["q", "h"])
 
     # The infoview's React, module shims and global CSS live in its frame only.
     assert page.evaluate("typeof window.importShim") == "undefined"
@@ -138,7 +151,7 @@ def test_recovers_without_a_reload_when_the_lean_session_ends(page, real_lab: La
     open_document(page, real_lab, "infoview-restart.ipynb")
     infoview = show_infoview(page)
     cursor_at_end_of_cell(page, 1)
-    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ p x")
+    expect(tactic_goals(infoview)).to_have_text("⊢ p x")
 
     # The Lean session ends under the page (as when culled): its RPC sessions die with it.
     ended = _delete_sessions(real_lab)
@@ -148,8 +161,8 @@ def test_recovers_without_a_reload_when_the_lean_session_ends(page, real_lab: La
     )
     # A goal needs a new RPC session on the new Lean; the frame was not reloaded.
     cursor_at_end_of_cell(page, 2)
-    expect(infoview.locator("[data-is-goal]")).to_have_text("⊢ q", timeout=60_000)
-    subterm = infoview.locator("[data-is-goal] [data-has-tooltip-on-hover]", has_text="q").last
+    expect(tactic_goals(infoview)).to_have_text("⊢ q", timeout=60_000)
+    subterm = tactic_goals(infoview).locator("[data-has-tooltip-on-hover]", has_text="q").last
     subterm.hover()
     expect(infoview.locator(".tooltip-content")).to_contain_text("q : Prop")
     shot(page, "infoview-after-restart")
