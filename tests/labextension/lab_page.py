@@ -245,10 +245,25 @@ def cell_text(page, index: int) -> str:
     return cell(page, index).locator(".cm-content").inner_text()
 
 
+# A line ending in (part of) a name, as the completion source sees names.
+ENDS_IN_NAME = re.compile(r"[\w'!?.]$")
+
+
 def type_at_end_of_cell(page, index: int, text: str) -> None:
     cell(page, index).locator(".cm-content").click()
     page.keyboard.press("Control+End")
-    page.keyboard.type(text)
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if number:
+            page.keyboard.press("Enter")
+        page.keyboard.type(line)
+        if number < len(lines) - 1 and ENDS_IN_NAME.search(line):
+            # Typing a name opens the completion list after a pause (100 ms, then Lean's answer),
+            # and Enter picks from it once it has been open 75 ms: a slow machine's pause before
+            # the newline would pick. Moving the cursor (to the line's start and back) closes it
+            # and cancels its query.
+            page.keyboard.press("Home")
+            page.keyboard.press("End")
 
 
 def word_center(page, scope: str, index: int, word: str) -> tuple[float, float]:

@@ -151,6 +151,9 @@ def test_hostile_lean_text_stays_text(page, real_lab: Lab) -> None:
     (real_lab.root / "real-hostile.ipynb").write_text(notebook_json(*HOSTILE_CELLS))
     open_document(page, real_lab, "real-hostile.ipynb")
     expect(errors_in_cell(page, 3)).to_have_count(1)
+    # Lean done (the unfinished proof in the last cell too): new diagnostics would close the lint
+    # tooltip below, and it does not come back while the pointer rests.
+    expect(page.locator(STATUS)).to_have_text("Lean: 3 errors")
 
     # Lint tooltip and hover tooltip together, over the name in the ill-typed definition.
     x, y = word_in_cell(page, 3, "<img")

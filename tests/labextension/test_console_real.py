@@ -29,6 +29,15 @@ DOCUMENT = "prelude\ninductive N | z | s (n : N)\n#check N.s\n"
 def _console(page, lab: Lab) -> None:
     page.goto(f"{lab.url}lean/console?token={lab.token}")
     expect(page.locator("#jl-who")).to_contain_text("signed in as")
+    # The sessions are listed a moment later (a request): a row, or the note that there is none.
+    page.locator("#jl-sessions tbody tr, #jl-empty:not([hidden])").first.wait_for()
+
+
+def _press(button) -> None:
+    """Click a button of the sessions table. The page rebuilds the table every 2 s, and a click
+    whose press and release straddle a rebuild is lost (the pressed button is gone): the button
+    gets its click event directly."""
+    button.dispatch_event("click")
 
 
 def _send(page, message: dict) -> None:
@@ -51,7 +60,7 @@ def test_console_creates_attaches_traces_and_ends_a_session(page, real_lab: Lab)
     session_id = row.get_attribute("data-session")
     expect(row.locator(".jl-state")).to_have_text(re.compile("starting|ready"))
 
-    row.get_by_role("button", name="Attach").click()
+    _press(row.get_by_role("button", name="Attach"))
     expect(page.locator("#jl-send-button")).to_be_enabled()
     expect(row.locator(".jl-connected")).to_have_text("yes")  # the console is its client now
     page.locator("#jl-send-button").click()  # the prefilled initialize
@@ -100,7 +109,7 @@ def test_console_creates_attaches_traces_and_ends_a_session(page, real_lab: Lab)
         method: 'POST', credentials: 'same-origin', body: '{}'})).status""")
     assert status == 403
 
-    row.get_by_role("button", name="End").click()
+    _press(row.get_by_role("button", name="End"))
     expect(page.locator(f'#jl-sessions tr[data-session="{session_id}"]')).to_have_count(0)
     expect(page.locator("#jl-traffic-note")).to_contain_text("4410")
 

@@ -103,7 +103,7 @@ def section(infoview, pinned: bool):
 def cursor_at_end_of_shown_cell(page, index: int) -> None:
     """The cursor at the end of a cell of the notebook in view (others hide in their tabs)."""
     shown = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(index)
-    shown.locator(".cm-content").click()
+    shown.locator(".cm-line").last.click()  # straight to the end: see cursor_at_end_of_cell
     page.keyboard.press("Control+End")
 
 
