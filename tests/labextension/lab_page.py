@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 from support import free_port
 
 playwright_sync = pytest.importorskip(
@@ -102,6 +103,9 @@ def start_lab(
         pytest.skip(
             "the labextension is not built: cd labextension && npm install && npm run build"
         )
+    if "lean4" not in KernelSpecManager().find_kernel_specs():
+        # Without it JupyterLab asks for a kernel in a dialog over every notebook.
+        pytest.fail("the lean4 kernel is not installed: pip install -e . (make test does)")
     root = base / "root"
     root.mkdir()
 
@@ -153,6 +157,7 @@ def start_lab(
         f"--port={port}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -210,30 +215,46 @@ def open_document(page, lab: Lab, path: str) -> None:
     page.locator(".jp-CodeCell .cm-content, .jp-FileEditor .cm-content").first.wait_for(
         timeout=60_000
     )
-    dismiss_kernel_dialog(page)
+    wait_until_document_focused(page)
     # Connected and the document opened (not "starting…" nor "disconnected"; the
     # latter happens while an earlier test's session is not yet free to adopt).
     expect(page.locator(".jp-Lean-status")).to_have_text(CONNECTED_STATUS, timeout=60_000)
 
 
-def dismiss_kernel_dialog(page) -> None:
-    """Without the lean4 kernel installed, JupyterLab asks for one: keep "No Kernel"."""
-    dialog = page.locator(".jp-Dialog")
-    try:
-        dialog.wait_for(timeout=1500)
-    except playwright_sync.TimeoutError:
-        return
-    no_kernel = dialog.get_by_role("button", name="No Kernel")
-    if no_kernel.count():
-        no_kernel.first.click()
-    else:
-        page.keyboard.press("Escape")
+def wait_until_document_focused(page) -> None:
+    """Until JupyterLab has focused the document it opened (a notebook's cell, a file's editor)
+    and a notebook's kernel has told its info.
+
+    Both may come after Lean has connected on a busy machine. Keys pressed before the focus go
+    astray; and when a kernel's info arrives, JupyterLab's help menu runs a command, which closes
+    the command palette if it is open (the palette closes whenever a command runs).
+    """
+    page.wait_for_function(
+        """async () => {
+          const context = window.jupyterapp.shell.currentWidget?.sessionContext;
+          if (context) {
+            await context.ready;
+            await context.session?.kernel?.info;
+          }
+          const document_ = document.activeElement?.closest('.jp-Notebook, .jp-FileEditor');
+          return document_ != null && document_.closest('.lm-mod-hidden') == null;
+        }""",
+        timeout=60_000,
+    )
 
 
 def run_command(page, label: str) -> None:
-    """Run a command through the command palette (clicking a tab could toggle a panel)."""
+    """Run a command through the command palette (clicking a tab could toggle a panel).
+
+    Each step waits for the palette to take it: keys typed before it has opened would go to the
+    notebook, and Enter before the search has settled would run another command.
+    """
     page.keyboard.press("Control+Shift+c")
-    page.keyboard.type(label)
+    search = page.locator(".lm-CommandPalette-input")
+    expect(search).to_be_focused()
+    search.fill(label)
+    active = page.locator(".lm-CommandPalette-item.lm-mod-active .lm-CommandPalette-itemLabel")
+    expect(active).to_have_text(label)
     page.keyboard.press("Enter")
 
 

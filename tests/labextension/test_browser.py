@@ -22,7 +22,6 @@ from labextension.lab_page import (
     Lab,
     cell,
     cell_text,
-    dismiss_kernel_dialog,
     errors_in_cell,
     expect,
     notebook_json,
@@ -216,7 +215,6 @@ def test_status_shows_progress_while_lean_works(page, lab: Lab, standin_only) ->
     )
     page.goto(lab.page_url("progress.ipynb"))
     page.wait_for_selector(".cm-content", timeout=60_000)
-    dismiss_kernel_dialog(page)
     status = page.locator(".jp-Lean-status")
     expect(status).to_have_text(re.compile(r"Lean: processing line \d+ of 3"))
     shot(page, "processing")

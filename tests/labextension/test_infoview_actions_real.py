@@ -18,13 +18,13 @@ from labextension.lab_page import (
     CONNECTED_STATUS,
     Lab,
     cell,
-    dismiss_kernel_dialog,
     expect,
     notebook_json,
     open_document,
     playwright_sync,
     shot,
     type_at_end_of_cell,
+    wait_until_document_focused,
 )
 from labextension.test_infoview_real import (
     cursor_at_end_of_cell,
@@ -109,8 +109,8 @@ def cursor_at_end_of_shown_cell(page, index: int) -> None:
 
 def open_from_file_browser(page, name: str) -> None:
     page.locator(".jp-DirListing-item", has_text=name).dblclick()
-    dismiss_kernel_dialog(page)
     expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_have_text(name)
+    wait_until_document_focused(page)
 
 
 def test_a_pinned_goal_stays_while_the_cursor_moves_and_leads_back_to_its_cell(

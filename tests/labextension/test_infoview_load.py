@@ -20,7 +20,6 @@ import pytest
 from labextension.lab_page import (
     CONNECTED_STATUS,
     Lab,
-    dismiss_kernel_dialog,
     expect,
     notebook_json,
 )
@@ -43,7 +42,6 @@ def _load(page, url: str, infoview: bool = False) -> tuple[float, float]:
     if infoview:
         _wait_rendered(page)
     rendered = time.perf_counter() - start
-    dismiss_kernel_dialog(page)
     return loaded, rendered
 
 
