@@ -215,13 +215,13 @@ def open_document(page, lab: Lab, path: str) -> None:
     page.locator(".jp-CodeCell .cm-content, .jp-FileEditor .cm-content").first.wait_for(
         timeout=60_000
     )
-    wait_until_document_focused(page)
+    wait_until_page_settled(page)
     # Connected and the document opened (not "starting…" nor "disconnected"; the
     # latter happens while an earlier test's session is not yet free to adopt).
     expect(page.locator(".jp-Lean-status")).to_have_text(CONNECTED_STATUS, timeout=60_000)
 
 
-def wait_until_document_focused(page) -> None:
+def wait_until_page_settled(page) -> None:
     """Until JupyterLab has focused the document it opened (a notebook's cell, a file's editor)
     and a notebook's kernel has told its info.
 

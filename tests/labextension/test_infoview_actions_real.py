@@ -24,7 +24,7 @@ from labextension.lab_page import (
     playwright_sync,
     shot,
     type_at_end_of_cell,
-    wait_until_document_focused,
+    wait_until_page_settled,
 )
 from labextension.test_infoview_real import (
     cursor_at_end_of_cell,
@@ -110,7 +110,7 @@ def cursor_at_end_of_shown_cell(page, index: int) -> None:
 def open_from_file_browser(page, name: str) -> None:
     page.locator(".jp-DirListing-item", has_text=name).dblclick()
     expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_have_text(name)
-    wait_until_document_focused(page)
+    wait_until_page_settled(page)
 
 
 def test_a_pinned_goal_stays_while_the_cursor_moves_and_leads_back_to_its_cell(
